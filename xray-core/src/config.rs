@@ -1,0 +1,349 @@
+//! Configuration from the standard `AWS_XRAY_*` environment variables.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `AWS_XRAY_DAEMON_ADDRESS` | `host:port` for UDP and TCP, or `tcp:h:p udp:h:p` (either order) | `127.0.0.1:2000` |
+//! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR`, `RUNTIME_ERROR` or `IGNORE_ERROR`, any case | `LOG_ERROR` |
+//! | `AWS_XRAY_TRACING_NAME` | overrides every segment name | unset |
+//! | `AWS_XRAY_SDK_ENABLED` / `AWS_XRAY_SDK_DISABLED` | `false` / `true` turn the SDK off | enabled |
+//! | `AWS_XRAY_NOOP_ID` | `false` gives unsampled requests real entity ids (for log correlation) | `true` |
+//! | `AWS_XRAY_COLLECT_SQL_QUERIES` | `true` records SQL text in `sanitized_query` | `false` |
+//! | `AWS_XRAY_LOG_LEVEL` | `debug`, `info`, `warn`, `error`, `silent` | `warn` |
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::str::FromStr;
+
+use crate::log::LogLevel;
+
+/// A configuration value that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// An environment variable holds a value the SDK cannot use.
+    #[error("{var}={value:?} is not valid: {reason}")]
+    InvalidVar {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong, and what would be right.
+        reason: String,
+    },
+}
+
+/// Why a daemon address could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseAddressError {
+    /// Not `host:port`.
+    #[error("expected host:port, [ipv6]:port, or \"tcp:host:port udp:host:port\"")]
+    Form,
+    /// The port is not a number from 1 to 65535.
+    #[error("invalid port {0:?}")]
+    Port(String),
+    /// The host name did not resolve.
+    #[error("host {0:?} did not resolve to an address")]
+    Resolve(String),
+    /// The same protocol was given twice, or one of the two is missing.
+    #[error("give exactly one tcp: and one udp: address")]
+    Pair,
+}
+
+/// Where the X-Ray daemon listens: UDP for segments, TCP for sampling rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaemonAddress {
+    /// Segments go here.
+    pub udp: SocketAddr,
+    /// Sampling rules and targets are fetched from here.
+    pub tcp: SocketAddr,
+}
+
+impl Default for DaemonAddress {
+    fn default() -> Self {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2000);
+        Self { udp: addr, tcp: addr }
+    }
+}
+
+fn resolve(hostport: &str) -> Result<SocketAddr, ParseAddressError> {
+    let hostport = hostport.trim();
+    if let Ok(addr) = hostport.parse::<SocketAddr>() {
+        if addr.port() == 0 {
+            return Err(ParseAddressError::Port("0".to_owned()));
+        }
+        return Ok(addr);
+    }
+    let (host, port) = hostport.rsplit_once(':').ok_or(ParseAddressError::Form)?;
+    if host.is_empty() || host.contains(':') && !host.starts_with('[') {
+        return Err(ParseAddressError::Form);
+    }
+    let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| ParseAddressError::Port(port.to_owned()))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut addrs =
+        (host, port).to_socket_addrs().map_err(|_| ParseAddressError::Resolve(host.to_owned()))?.collect::<Vec<_>>();
+    // Prefer IPv4, as the daemon listens on 127.0.0.1 by default.
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    addrs.into_iter().next().ok_or_else(|| ParseAddressError::Resolve(host.to_owned()))
+}
+
+impl FromStr for DaemonAddress {
+    type Err = ParseAddressError;
+
+    /// Parses `host:port` (host names are resolved; IPv6 in brackets) or
+    /// `tcp:host:port udp:host:port` in either order.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        match parts.as_slice() {
+            [single] if !single.starts_with("tcp:") && !single.starts_with("udp:") => {
+                let addr = resolve(single)?;
+                Ok(Self { udp: addr, tcp: addr })
+            }
+            [a, b] => {
+                let (mut udp, mut tcp) = (None, None);
+                for part in [a, b] {
+                    if let Some(rest) = part.strip_prefix("tcp:") {
+                        if tcp.replace(resolve(rest)?).is_some() {
+                            return Err(ParseAddressError::Pair);
+                        }
+                    } else if let Some(rest) = part.strip_prefix("udp:") {
+                        if udp.replace(resolve(rest)?).is_some() {
+                            return Err(ParseAddressError::Pair);
+                        }
+                    } else {
+                        return Err(ParseAddressError::Pair);
+                    }
+                }
+                match (udp, tcp) {
+                    (Some(udp), Some(tcp)) => Ok(Self { udp, tcp }),
+                    _ => Err(ParseAddressError::Pair),
+                }
+            }
+            [_] => Err(ParseAddressError::Pair),
+            _ => Err(ParseAddressError::Form),
+        }
+    }
+}
+
+impl fmt::Display for DaemonAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.udp == self.tcp { write!(f, "{}", self.udp) } else { write!(f, "tcp:{} udp:{}", self.tcp, self.udp) }
+    }
+}
+
+/// What happens when code asks for the current segment and there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContextMissing {
+    /// Log an error (rate-limited) and carry on with a no-op entity.
+    #[default]
+    LogError,
+    /// [`try_current`](crate::try_current) returns an error; nothing panics.
+    RuntimeError,
+    /// Carry on silently with a no-op entity.
+    IgnoreError,
+}
+
+impl FromStr for ContextMissing {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("LOG_ERROR") {
+            Ok(Self::LogError)
+        } else if s.eq_ignore_ascii_case("RUNTIME_ERROR") {
+            Ok(Self::RuntimeError)
+        } else if s.eq_ignore_ascii_case("IGNORE_ERROR") {
+            Ok(Self::IgnoreError)
+        } else {
+            Err(())
+        }
+    }
+}
+
+/// Everything the standard environment variables configure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `AWS_XRAY_DAEMON_ADDRESS`.
+    pub daemon_address: DaemonAddress,
+    /// `AWS_XRAY_CONTEXT_MISSING`.
+    pub context_missing: ContextMissing,
+    /// `AWS_XRAY_TRACING_NAME`.
+    pub tracing_name: Option<String>,
+    /// `AWS_XRAY_SDK_ENABLED` / `AWS_XRAY_SDK_DISABLED`.
+    pub enabled: bool,
+    /// `AWS_XRAY_NOOP_ID`: `true` leaves unsampled requests without entity ids.
+    pub noop_id: bool,
+    /// `AWS_XRAY_COLLECT_SQL_QUERIES`.
+    pub collect_sql_queries: bool,
+    /// `AWS_XRAY_LOG_LEVEL`.
+    pub log_level: LogLevel,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            daemon_address: DaemonAddress::default(),
+            context_missing: ContextMissing::default(),
+            tracing_name: None,
+            enabled: true,
+            noop_id: true,
+            collect_sql_queries: false,
+            log_level: LogLevel::default(),
+        }
+    }
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::InvalidVar { var, value: value.to_owned(), reason: "expected true or false".to_owned() }),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (a map in tests, the environment in production).
+    ///
+    /// ```
+    /// use xray_core::{Config, ContextMissing};
+    /// let cfg = Config::from_lookup(|name| match name {
+    ///     "AWS_XRAY_DAEMON_ADDRESS" => Some("tcp:127.0.0.1:2000 udp:127.0.0.1:2001".into()),
+    ///     "AWS_XRAY_CONTEXT_MISSING" => Some("ignore_error".into()),
+    ///     _ => None,
+    /// }).unwrap();
+    /// assert_eq!(cfg.daemon_address.udp.port(), 2001);
+    /// assert_eq!(cfg.context_missing, ContextMissing::IgnoreError);
+    /// let err = Config::from_lookup(|n| (n == "AWS_XRAY_SDK_ENABLED").then(|| "nope".into())).unwrap_err();
+    /// assert!(err.to_string().contains("AWS_XRAY_SDK_ENABLED"));
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut cfg = Self::default();
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("AWS_XRAY_DAEMON_ADDRESS") {
+            cfg.daemon_address = v.parse().map_err(|e: ParseAddressError| ConfigError::InvalidVar {
+                var: "AWS_XRAY_DAEMON_ADDRESS",
+                value: v.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        if let Some(v) = get("AWS_XRAY_CONTEXT_MISSING") {
+            cfg.context_missing = v.parse().map_err(|()| ConfigError::InvalidVar {
+                var: "AWS_XRAY_CONTEXT_MISSING",
+                value: v.clone(),
+                reason: "expected LOG_ERROR, RUNTIME_ERROR or IGNORE_ERROR".to_owned(),
+            })?;
+        }
+        cfg.tracing_name = get("AWS_XRAY_TRACING_NAME").map(|v| v.trim().to_owned());
+        if let Some(v) = get("AWS_XRAY_SDK_ENABLED") {
+            cfg.enabled = parse_bool("AWS_XRAY_SDK_ENABLED", &v)?;
+        }
+        if let Some(v) = get("AWS_XRAY_SDK_DISABLED") {
+            cfg.enabled &= !parse_bool("AWS_XRAY_SDK_DISABLED", &v)?;
+        }
+        if let Some(v) = get("AWS_XRAY_NOOP_ID") {
+            cfg.noop_id = parse_bool("AWS_XRAY_NOOP_ID", &v)?;
+        }
+        if let Some(v) = get("AWS_XRAY_COLLECT_SQL_QUERIES") {
+            cfg.collect_sql_queries = parse_bool("AWS_XRAY_COLLECT_SQL_QUERIES", &v)?;
+        }
+        if let Some(v) = get("AWS_XRAY_LOG_LEVEL") {
+            cfg.log_level = LogLevel::parse(&v).ok_or_else(|| ConfigError::InvalidVar {
+                var: "AWS_XRAY_LOG_LEVEL",
+                value: v.clone(),
+                reason: "expected debug, info, warn, error or silent".to_owned(),
+            })?;
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.daemon_address.udp.to_string(), "127.0.0.1:2000");
+    }
+
+    #[test]
+    fn daemon_address_forms() {
+        let ok = [
+            ("127.0.0.1:3000", "127.0.0.1:3000", "127.0.0.1:3000"),
+            ("[::1]:2000", "[::1]:2000", "[::1]:2000"),
+            ("localhost:2500", "127.0.0.1:2500", "127.0.0.1:2500"),
+            ("tcp:127.0.0.1:2000 udp:127.0.0.2:2001", "127.0.0.2:2001", "127.0.0.1:2000"),
+            ("udp:127.0.0.2:2001   tcp:127.0.0.1:2000", "127.0.0.2:2001", "127.0.0.1:2000"),
+            ("tcp:[::1]:1 udp:localhost:9", "127.0.0.1:9", "[::1]:1"),
+        ];
+        for (input, udp, tcp) in ok {
+            let a: DaemonAddress = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(a.udp.to_string(), udp, "{input}");
+            assert_eq!(a.tcp.to_string(), tcp, "{input}");
+        }
+        let bad = [
+            ("127.0.0.1", ParseAddressError::Form),
+            ("127.0.0.1:0", ParseAddressError::Port("0".into())),
+            ("127.0.0.1:99999", ParseAddressError::Port("99999".into())),
+            ("tcp:127.0.0.1:2000", ParseAddressError::Pair),
+            ("tcp:127.0.0.1:2000 tcp:127.0.0.1:2001", ParseAddressError::Pair),
+            ("tcp:127.0.0.1:2000 foo:127.0.0.1:2001", ParseAddressError::Pair),
+            ("a b c", ParseAddressError::Form),
+            ("no-such-host.invalid:2000", ParseAddressError::Resolve("no-such-host.invalid".into())),
+        ];
+        for (input, want) in bad {
+            assert_eq!(input.parse::<DaemonAddress>().unwrap_err(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn every_variable() {
+        let c = cfg(&[
+            ("AWS_XRAY_CONTEXT_MISSING", "runtime_error"),
+            ("AWS_XRAY_TRACING_NAME", " checkout "),
+            ("AWS_XRAY_SDK_ENABLED", "TRUE"),
+            ("AWS_XRAY_SDK_DISABLED", "true"),
+            ("AWS_XRAY_NOOP_ID", "false"),
+            ("AWS_XRAY_COLLECT_SQL_QUERIES", "true"),
+            ("AWS_XRAY_LOG_LEVEL", "error"),
+        ])
+        .unwrap();
+        assert_eq!(c.context_missing, ContextMissing::RuntimeError);
+        assert_eq!(c.tracing_name.as_deref(), Some("checkout"));
+        assert!(!c.enabled);
+        assert!(!c.noop_id);
+        assert!(c.collect_sql_queries);
+        assert_eq!(c.log_level, LogLevel::Error);
+        assert!(!cfg(&[("AWS_XRAY_SDK_ENABLED", "false")]).unwrap().enabled);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases = [
+            ("AWS_XRAY_DAEMON_ADDRESS", "nowhere"),
+            ("AWS_XRAY_CONTEXT_MISSING", "PANIC"),
+            ("AWS_XRAY_SDK_ENABLED", "maybe"),
+            ("AWS_XRAY_SDK_DISABLED", "2"),
+            ("AWS_XRAY_NOOP_ID", "x"),
+            ("AWS_XRAY_COLLECT_SQL_QUERIES", "y"),
+            ("AWS_XRAY_LOG_LEVEL", "chatty"),
+        ];
+        for (var, value) in cases {
+            let err = cfg(&[(var, value)]).unwrap_err();
+            let ConfigError::InvalidVar { var: v, value: got, .. } = &err;
+            assert_eq!((*v, got.as_str()), (var, value));
+            assert!(err.to_string().contains(var) && err.to_string().contains(value), "{err}");
+        }
+    }
+}

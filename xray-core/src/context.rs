@@ -1,0 +1,196 @@
+//! The current entity.
+//!
+//! A future wrapped in [`Traced`] puts its entity into a thread-local slot for the duration of
+//! each poll and takes it out again afterwards, so the entity follows the future across
+//! `.await` points and worker threads, and synchronous code called from inside sees it too.
+//! Nothing crosses into `tokio::spawn`, `spawn_blocking` or a thread by accident: that takes
+//! [`TraceFutureExt::in_current_trace`] or [`Entity::in_scope`].
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::config::ContextMissing;
+use crate::entity::{Entity, Subsegment};
+use crate::log::log_limited;
+
+thread_local! {
+    static CURRENT: RefCell<Entity> = const { RefCell::new(Entity::noop()) };
+}
+
+static STRATEGY: AtomicU8 = AtomicU8::new(0);
+
+/// Sets what happens when code asks for the current entity outside any trace
+/// (`AWS_XRAY_CONTEXT_MISSING`; [`install`](crate::RecorderBuilder::install) sets it from the
+/// recorder's configuration).
+pub fn set_context_missing(strategy: ContextMissing) {
+    STRATEGY.store(strategy as u8, Ordering::Relaxed);
+}
+
+fn strategy() -> ContextMissing {
+    match STRATEGY.load(Ordering::Relaxed) {
+        1 => ContextMissing::RuntimeError,
+        2 => ContextMissing::IgnoreError,
+        _ => ContextMissing::LogError,
+    }
+}
+
+/// Code asked for the current segment outside any trace, under `RUNTIME_ERROR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no X-Ray segment in context: wrap the work in a traced request, in_subsegment, or in_current_trace")]
+pub struct ContextMissingError;
+
+fn take_current() -> Entity {
+    CURRENT.try_with(|c| c.try_borrow().map(|e| e.clone()).unwrap_or_default()).unwrap_or_default()
+}
+
+fn report_missing() {
+    match strategy() {
+        ContextMissing::IgnoreError => {}
+        ContextMissing::LogError | ContextMissing::RuntimeError => {
+            log_limited!(Error, "no X-Ray segment in context; the operation records nothing")
+        }
+    }
+}
+
+/// The current entity; a no-op entity when there is none (after logging, per
+/// `AWS_XRAY_CONTEXT_MISSING`). An unsampled request's entity is not "missing".
+///
+/// ```
+/// let e = xray_core::current();
+/// e.annotate("k", "v"); // outside a trace: does nothing
+/// ```
+pub fn current() -> Entity {
+    let e = take_current();
+    if e.is_noop() {
+        report_missing();
+    }
+    e
+}
+
+/// The current entity, or an error when there is none and the strategy is `RUNTIME_ERROR`.
+pub fn try_current() -> Result<Entity, ContextMissingError> {
+    let e = take_current();
+    if e.is_noop() {
+        if strategy() == ContextMissing::RuntimeError {
+            return Err(ContextMissingError);
+        }
+        report_missing();
+    }
+    Ok(e)
+}
+
+/// The current entity without any missing-context report (for integrations that simply
+/// forward when nothing is traced).
+pub fn current_quiet() -> Entity {
+    take_current()
+}
+
+fn swap(entity: Entity) -> Entity {
+    CURRENT
+        .try_with(|c| match c.try_borrow_mut() {
+            Ok(mut slot) => std::mem::replace(&mut *slot, entity),
+            Err(_) => entity,
+        })
+        .unwrap_or_default()
+}
+
+/// Puts the previous entity back when dropped, also when the scope panics.
+struct Restore<'a> {
+    slot: &'a mut Entity,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        let previous = std::mem::take(self.slot);
+        *self.slot = swap(previous);
+    }
+}
+
+pub(crate) fn with_entity<R>(entity: Entity, f: impl FnOnce() -> R) -> R {
+    let mut previous = swap(entity);
+    let _restore = Restore { slot: &mut previous };
+    f()
+}
+
+pin_project! {
+    /// A future that runs with an entity as the current one and, for
+    /// [`in_subsegment`], ends its subsegment when it completes or is dropped.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Traced<F> {
+        #[pin]
+        inner: F,
+        entity: Entity,
+        owner: Option<Subsegment>,
+    }
+}
+
+impl<F: Future> Future for Traced<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let mut slot = swap(std::mem::take(this.entity));
+        let polled = {
+            let _restore = Restore { slot: &mut slot };
+            this.inner.poll(cx)
+        };
+        *this.entity = slot;
+        if polled.is_ready() {
+            this.owner.take();
+        }
+        polled
+    }
+}
+
+/// Runs futures inside a trace.
+pub trait TraceFutureExt: Future + Sized {
+    /// Carries the current entity into this future, for `tokio::spawn` and friends.
+    ///
+    /// ```
+    /// use xray_core::TraceFutureExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let handle = tokio::spawn(async { xray_core::current_quiet().is_sampled() }.in_current_trace());
+    /// assert!(!handle.await.unwrap());
+    /// # }
+    /// ```
+    fn in_current_trace(self) -> Traced<Self> {
+        self.with_entity(current_quiet())
+    }
+
+    /// Runs this future with `entity` as the current one.
+    fn with_entity(self, entity: Entity) -> Traced<Self> {
+        Traced { inner: self, entity, owner: None }
+    }
+}
+
+impl<F: Future> TraceFutureExt for F {}
+
+/// Runs `fut` inside a new subsegment of the current entity; the subsegment ends when the
+/// future completes (or is dropped). Outside a trace the future runs untraced.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let n = xray_core::in_subsegment("hash-password", async { 40 + 2 }).await;
+/// assert_eq!(n, 42);
+/// # }
+/// ```
+pub fn in_subsegment<F: Future>(name: &str, fut: F) -> Traced<F> {
+    let sub = current().begin_subsegment(name);
+    Traced { inner: fut, entity: sub.entity(), owner: Some(sub) }
+}
+
+/// The closure form of [`in_subsegment`], for synchronous code.
+///
+/// ```
+/// let n = xray_core::in_subsegment_sync("parse", || 6 * 7);
+/// assert_eq!(n, 42);
+/// ```
+pub fn in_subsegment_sync<R>(name: &str, f: impl FnOnce() -> R) -> R {
+    let sub = current().begin_subsegment(name);
+    sub.in_scope(f)
+}

@@ -1,0 +1,131 @@
+//! Emitting finished documents to the X-Ray daemon.
+//!
+//! The request path only hands a finished document to an [`Emitter`]; the [`UdpEmitter`]
+//! queues it without a syscall and its own thread serializes, splits and sends in batches.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::model::SegmentDocument;
+
+mod encode;
+#[cfg(feature = "test-util")]
+mod memory;
+mod sys;
+mod udp;
+
+pub use encode::{DAEMON_HEADER, Encoder, MAX_DOCUMENT_BYTES, TRUNCATION_MARKER};
+#[cfg(feature = "test-util")]
+pub use memory::MemoryEmitter;
+pub use udp::{UdpEmitter, UdpEmitterBuilder};
+
+/// Receives finished segments and independent subsegments.
+pub trait Emitter: Send + Sync + 'static {
+    /// Takes a finished document. Must not block or make a syscall on the caller's thread.
+    fn emit(&self, document: SegmentDocument);
+
+    /// Sends everything queued, waiting at most `timeout`; `true` when all of it was handled.
+    fn flush(&self, timeout: Duration) -> bool {
+        let _ = timeout;
+        true
+    }
+
+    /// Counters since the emitter started.
+    fn stats(&self) -> EmitterStats {
+        EmitterStats::default()
+    }
+}
+
+impl<E: Emitter + ?Sized> Emitter for Arc<E> {
+    fn emit(&self, document: SegmentDocument) {
+        (**self).emit(document);
+    }
+    fn flush(&self, timeout: Duration) -> bool {
+        (**self).flush(timeout)
+    }
+    fn stats(&self) -> EmitterStats {
+        (**self).stats()
+    }
+}
+
+/// A snapshot of an emitter's counters. Every document is either emitted or counted in one of
+/// the `dropped_*` fields: nothing is lost silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmitterStats {
+    /// Documents handed to the emitter.
+    pub enqueued: u64,
+    /// Documents (after splitting) sent to the daemon.
+    pub emitted: u64,
+    /// Datagrams sent.
+    pub datagrams: u64,
+    /// Bytes sent, headers included.
+    pub bytes: u64,
+    /// Batches (system calls) sent.
+    pub batches: u64,
+    /// Documents dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Datagrams the socket refused (daemon down, buffer full, network error).
+    pub dropped_send_error: u64,
+    /// Documents that could not be serialized.
+    pub dropped_encode_error: u64,
+    /// Documents split into several datagrams because they passed 64,000 bytes.
+    pub split: u64,
+    /// Documents with a field cut to fit a datagram.
+    pub truncated: u64,
+}
+
+/// Shared atomic counters behind [`EmitterStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) enqueued: AtomicU64,
+    pub(crate) emitted: AtomicU64,
+    pub(crate) datagrams: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) batches: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_send_error: AtomicU64,
+    pub(crate) dropped_encode_error: AtomicU64,
+    pub(crate) split: AtomicU64,
+    pub(crate) truncated: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> EmitterStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        EmitterStats {
+            enqueued: get(&self.enqueued),
+            emitted: get(&self.emitted),
+            datagrams: get(&self.datagrams),
+            bytes: get(&self.bytes),
+            batches: get(&self.batches),
+            dropped_queue_full: get(&self.dropped_queue_full),
+            dropped_send_error: get(&self.dropped_send_error),
+            dropped_encode_error: get(&self.dropped_encode_error),
+            split: get(&self.split),
+            truncated: get(&self.truncated),
+        }
+    }
+}
+
+/// Drops every document, counting it as emitted (benchmarks, disabled SDK).
+#[derive(Debug, Default)]
+pub struct NullEmitter {
+    counters: Counters,
+}
+
+impl Emitter for NullEmitter {
+    fn emit(&self, document: SegmentDocument) {
+        drop(document);
+        Counters::add(&self.counters.enqueued, 1);
+        Counters::add(&self.counters.emitted, 1);
+    }
+
+    fn stats(&self) -> EmitterStats {
+        self.counters.snapshot()
+    }
+}

@@ -1,0 +1,291 @@
+//! [`UdpEmitter`]: a bounded in-memory queue drained by one thread that sends batches of
+//! datagrams to the daemon.
+//!
+//! The request path locks the queue for a push and nothing more: no syscall, no wake-up, unless
+//! its push fills a batch. The emitter thread wakes on a short timer (or that batch signal),
+//! serializes into reused buffers and hands the kernel up to 128 datagrams per call.
+
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use super::encode::Encoder;
+use super::sys::{MAX_BATCH, send_batch};
+use super::{Counters, Emitter, EmitterStats};
+use crate::error::BuildError;
+use crate::log::{log_event, log_limited};
+use crate::model::SegmentDocument;
+
+/// Configures a [`UdpEmitter`].
+#[derive(Debug, Clone)]
+pub struct UdpEmitterBuilder {
+    daemon: SocketAddr,
+    queue_bytes: usize,
+    flush_interval: Duration,
+    wake_batch: usize,
+}
+
+impl UdpEmitterBuilder {
+    /// Caps the queued documents' estimated size. Defaults to 16 MiB.
+    #[must_use]
+    pub fn with_queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes;
+        self
+    }
+
+    /// How long the emitter thread sleeps between sends. Defaults to 5 ms.
+    #[must_use]
+    pub fn with_flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Wakes the emitter early once this many documents are queued. Defaults to 64.
+    #[must_use]
+    pub fn with_wake_batch(mut self, documents: usize) -> Self {
+        self.wake_batch = documents.max(1);
+        self
+    }
+
+    /// Opens the socket and starts the emitter thread.
+    pub fn build(self) -> Result<UdpEmitter, BuildError> {
+        let socket_err = |source| BuildError::Socket { addr: self.daemon, source };
+        let local: SocketAddr =
+            if self.daemon.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
+        let socket = UdpSocket::bind(local).map_err(socket_err)?;
+        socket.connect(self.daemon).map_err(socket_err)?;
+        socket.set_nonblocking(true).map_err(socket_err)?;
+
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Vec::new()),
+            queued_bytes: AtomicU64::new(0),
+            queue_bytes: self.queue_bytes as u64,
+            wake_batch: self.wake_batch,
+            counters: Counters::default(),
+            handled: Mutex::new(0),
+            handled_cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+            thread: OnceLock::new(),
+            daemon: self.daemon,
+        });
+        let worker = Worker { shared: shared.clone(), socket, interval: self.flush_interval };
+        let handle = std::thread::Builder::new()
+            .name("xray-emitter".into())
+            .spawn(move || worker.run())
+            .map_err(BuildError::Thread)?;
+        let _ = shared.thread.set(handle.thread().clone());
+        Ok(UdpEmitter { shared })
+    }
+}
+
+struct Shared {
+    queue: Mutex<Vec<SegmentDocument>>,
+    queued_bytes: AtomicU64,
+    queue_bytes: u64,
+    wake_batch: usize,
+    counters: Counters,
+    /// Documents taken off the queue and sent or dropped; flush waits on it.
+    handled: Mutex<u64>,
+    handled_cv: Condvar,
+    stop: AtomicBool,
+    thread: OnceLock<Thread>,
+    daemon: SocketAddr,
+}
+
+impl Shared {
+    fn lock_queue(&self) -> MutexGuard<'_, Vec<SegmentDocument>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wake(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+
+    fn mark_handled(&self, n: u64) {
+        let mut handled = self.handled.lock().unwrap_or_else(PoisonError::into_inner);
+        *handled += n;
+        self.handled_cv.notify_all();
+    }
+}
+
+/// Sends documents to the X-Ray daemon over UDP in batches, from its own thread.
+///
+/// ```
+/// use xray_core::{Emitter, UdpEmitter};
+/// let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let emitter = UdpEmitter::builder(receiver.local_addr().unwrap()).build().unwrap();
+/// assert_eq!(emitter.stats().emitted, 0);
+/// ```
+pub struct UdpEmitter {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for UdpEmitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpEmitter").field("daemon", &self.shared.daemon).field("stats", &self.stats()).finish()
+    }
+}
+
+impl UdpEmitter {
+    /// A builder sending to `daemon`.
+    pub fn builder(daemon: SocketAddr) -> UdpEmitterBuilder {
+        UdpEmitterBuilder { daemon, queue_bytes: 16 << 20, flush_interval: Duration::from_millis(5), wake_batch: 64 }
+    }
+
+    /// The daemon address datagrams go to.
+    pub fn daemon(&self) -> SocketAddr {
+        self.shared.daemon
+    }
+}
+
+impl Emitter for UdpEmitter {
+    fn emit(&self, document: SegmentDocument) {
+        let s = &self.shared;
+        Counters::add(&s.counters.enqueued, 1);
+        let size = document.estimated_size() as u64;
+        if s.queued_bytes.fetch_add(size, Ordering::Relaxed) + size > s.queue_bytes {
+            s.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            Counters::add(&s.counters.dropped_queue_full, 1);
+            s.mark_handled(1);
+            log_limited!(Warn, "X-Ray emitter queue is full; segments are being dropped (see stats())");
+            return;
+        }
+        let len = {
+            let mut queue = s.lock_queue();
+            queue.push(document);
+            queue.len()
+        };
+        if len == s.wake_batch {
+            s.wake();
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        let s = &self.shared;
+        let deadline = Instant::now() + timeout;
+        let target = s.counters.enqueued.load(Ordering::Relaxed);
+        s.wake();
+        let mut handled = s.handled.lock().unwrap_or_else(PoisonError::into_inner);
+        while *handled < target {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            handled = s
+                .handled_cv
+                .wait_timeout(handled, (deadline - now).min(Duration::from_millis(50)))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            s.wake();
+        }
+        true
+    }
+
+    fn stats(&self) -> EmitterStats {
+        self.shared.counters.snapshot()
+    }
+}
+
+impl Drop for UdpEmitter {
+    fn drop(&mut self) {
+        self.flush(Duration::from_secs(1));
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.wake();
+    }
+}
+
+/// The emitter thread's state.
+struct Worker {
+    shared: Arc<Shared>,
+    socket: UdpSocket,
+    interval: Duration,
+}
+
+impl Worker {
+    fn run(self) {
+        let mut encoder = Encoder::new();
+        let mut taken: Vec<SegmentDocument> = Vec::new();
+        let mut batch: Vec<Vec<u8>> = (0..MAX_BATCH).map(|_| Vec::with_capacity(2048)).collect();
+        let mut used = 0usize;
+        loop {
+            std::thread::park_timeout(self.interval);
+            let stopping = self.shared.stop.load(Ordering::Acquire);
+            std::mem::swap(&mut *self.shared.lock_queue(), &mut taken);
+            let n = taken.len() as u64;
+            for doc in taken.drain(..) {
+                let size = doc.estimated_size() as u64;
+                self.shared.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                let mut docs = 0u64;
+                let result = encoder.encode(doc, &mut |buf: &mut Vec<u8>| {
+                    std::mem::swap(buf, &mut batch[used]);
+                    used += 1;
+                    docs += 1;
+                    if used == MAX_BATCH {
+                        self.send(&batch[..used]);
+                        used = 0;
+                    }
+                });
+                let c = &self.shared.counters;
+                match result {
+                    Ok(report) => {
+                        Counters::add(&c.emitted, docs);
+                        Counters::add(&c.split, u64::from(report.split));
+                        Counters::add(&c.truncated, u64::from(report.truncated));
+                    }
+                    Err(err) => {
+                        Counters::add(&c.dropped_encode_error, 1);
+                        log_limited!(Warn, %err, "X-Ray document could not be serialized and was dropped");
+                    }
+                }
+            }
+            if used > 0 {
+                self.send(&batch[..used]);
+                used = 0;
+            }
+            if n > 0 {
+                self.shared.mark_handled(n);
+            }
+            if stopping && self.shared.lock_queue().is_empty() {
+                log_event!(Debug, "X-Ray emitter thread stopping");
+                return;
+            }
+        }
+    }
+
+    /// Sends every buffer, retrying briefly when the socket buffer is full and skipping a
+    /// datagram the kernel refuses (counted and logged, rate-limited).
+    fn send(&self, bufs: &[Vec<u8>]) {
+        let c = &self.shared.counters;
+        let mut start = 0;
+        let mut full_retries = 0;
+        while start < bufs.len() {
+            let (sent, err) = send_batch(&self.socket, &bufs[start..]);
+            if sent > 0 {
+                Counters::add(&c.datagrams, sent as u64);
+                Counters::add(&c.bytes, bufs[start..start + sent].iter().map(|b| b.len() as u64).sum());
+                Counters::add(&c.batches, 1);
+                start += sent;
+            }
+            let Some(err) = err else { continue };
+            if err.kind() == ErrorKind::WouldBlock && full_retries < 20 {
+                full_retries += 1;
+                std::thread::sleep(Duration::from_micros(500));
+                continue;
+            }
+            Counters::add(&c.dropped_send_error, 1);
+            start += 1;
+            log_limited!(
+                Warn,
+                daemon = %self.shared.daemon,
+                %err,
+                dropped = c.dropped_send_error.load(Ordering::Relaxed),
+                "X-Ray daemon did not take a datagram; is the daemon running at this address?"
+            );
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Errors of building and installing a recorder.
+
+use std::net::SocketAddr;
+
+use crate::config::ConfigError;
+
+/// Why a recorder or emitter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The UDP socket towards the daemon could not be opened.
+    #[error("cannot open a UDP socket towards the X-Ray daemon at {addr}: {source}")]
+    Socket {
+        /// The daemon address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The emitter thread could not be started.
+    #[error("cannot start the X-Ray emitter thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// A global recorder is installed already.
+    #[error("a global X-Ray recorder is installed already; build explicit recorders with build() instead")]
+    AlreadyInstalled,
+    /// The configuration is not valid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}

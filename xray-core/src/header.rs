@@ -1,0 +1,382 @@
+//! The `X-Amzn-Trace-Id` tracing header.
+//!
+//! Parsing is lenient: parts are trimmed, reserved keys are matched without regard to case,
+//! a value is everything after the first `=`, malformed parts are skipped without losing the
+//! rest, and a `Root` that is not a valid trace id counts as absent (the caller then starts a
+//! new trace). Unknown keys such as `Lineage` are kept, in order, within [`MAX_EXTRA_LEN`]
+//! bytes, so that they travel downstream. Formatting is canonical: `Root=…;Parent=…;Sampled=…`
+//! followed by the kept keys.
+
+use std::fmt::{self, Write as _};
+
+use crate::id::{EntityId, TraceId};
+
+/// The header's name as it appears on the wire.
+pub const HEADER_NAME: &str = "X-Amzn-Trace-Id";
+
+/// The header's name in lower case, as `http::HeaderName` wants it.
+pub const HEADER_NAME_LOWER: &str = "x-amzn-trace-id";
+
+/// At most this many bytes of unknown `key=value` parts are kept and propagated.
+pub const MAX_EXTRA_LEN: usize = 256;
+
+/// The sampling decision a header carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SamplingFlag {
+    /// No `Sampled` key (or one with an unknown value): the receiver decides.
+    #[default]
+    Unknown,
+    /// `Sampled=?`: the receiver decides and reports its decision in the response header.
+    Requested,
+    /// `Sampled=1`.
+    Sampled,
+    /// `Sampled=0`.
+    NotSampled,
+}
+
+impl SamplingFlag {
+    /// The decision, if the header made one.
+    pub const fn decision(self) -> Option<bool> {
+        match self {
+            Self::Sampled => Some(true),
+            Self::NotSampled => Some(false),
+            Self::Unknown | Self::Requested => None,
+        }
+    }
+
+    /// `Sampled` for `true`, `NotSampled` for `false`.
+    pub const fn from_decision(sampled: bool) -> Self {
+        if sampled { Self::Sampled } else { Self::NotSampled }
+    }
+}
+
+/// A parsed `X-Amzn-Trace-Id` header.
+///
+/// ```
+/// use xray_core::{SamplingFlag, TraceHeader};
+/// let h = TraceHeader::parse(" root=1-5759e988-bd862e3fe1be46a994272793 ; Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5");
+/// assert_eq!(h.sampled(), SamplingFlag::Sampled);
+/// assert_eq!(h.extra(), "Lineage=a87bd80c:1|68fd508a:5");
+/// assert_eq!(
+///     h.to_string(),
+///     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TraceHeader {
+    root: Option<TraceId>,
+    parent: Option<EntityId>,
+    sampled: SamplingFlag,
+    extra: String,
+}
+
+impl TraceHeader {
+    /// A header for `root`, with no parent, no decision and no extra keys.
+    pub fn new(root: TraceId) -> Self {
+        Self { root: Some(root), ..Self::default() }
+    }
+
+    /// Parses a header value; never fails and never panics (see the module docs for the rules).
+    pub fn parse(value: &str) -> Self {
+        let mut header = Self::default();
+        let (mut seen_root, mut seen_parent, mut seen_sampled) = (false, false, false);
+        for part in value.split(';') {
+            let Some((key, val)) = part.split_once('=') else {
+                continue;
+            };
+            let (key, val) = (key.trim(), val.trim());
+            if key.is_empty() {
+                continue;
+            }
+            if key.eq_ignore_ascii_case("root") {
+                if !std::mem::replace(&mut seen_root, true) {
+                    header.root = val.parse().ok();
+                }
+            } else if key.eq_ignore_ascii_case("parent") {
+                if !std::mem::replace(&mut seen_parent, true) {
+                    header.parent = val.parse().ok();
+                }
+            } else if key.eq_ignore_ascii_case("sampled") {
+                if !std::mem::replace(&mut seen_sampled, true) {
+                    header.sampled = match val {
+                        "1" => SamplingFlag::Sampled,
+                        "0" => SamplingFlag::NotSampled,
+                        "?" => SamplingFlag::Requested,
+                        _ => SamplingFlag::Unknown,
+                    };
+                }
+            } else if key.eq_ignore_ascii_case("self") {
+                // `Self` describes a load balancer's own hop; it is not propagated.
+            } else {
+                header.push_extra(key, val, value.len());
+            }
+        }
+        header
+    }
+
+    /// A header from parts already known to be valid (the extra text was produced by `parse`).
+    pub(crate) fn from_parts(root: TraceId, parent: Option<EntityId>, sampled: SamplingFlag, extra: &str) -> Self {
+        Self { root: Some(root), parent, sampled, extra: extra.to_owned() }
+    }
+
+    /// Parses raw header bytes; bytes that are not UTF-8 yield an empty header (a new trace).
+    pub fn parse_bytes(value: &[u8]) -> Self {
+        std::str::from_utf8(value).map(Self::parse).unwrap_or_default()
+    }
+
+    fn push_extra(&mut self, key: &str, val: &str, input_len: usize) {
+        let sep = usize::from(!self.extra.is_empty());
+        if self.extra.len() + sep + key.len() + 1 + val.len() > MAX_EXTRA_LEN {
+            return;
+        }
+        if self.extra.capacity() == 0 {
+            self.extra.reserve_exact(input_len.min(MAX_EXTRA_LEN));
+        }
+        if sep == 1 {
+            self.extra.push(';');
+        }
+        self.extra.push_str(key);
+        self.extra.push('=');
+        self.extra.push_str(val);
+    }
+
+    /// The trace id, if the header carried a valid one.
+    pub fn root(&self) -> Option<TraceId> {
+        self.root
+    }
+
+    /// The caller's (sub)segment id.
+    pub fn parent(&self) -> Option<EntityId> {
+        self.parent
+    }
+
+    /// The caller's sampling decision.
+    pub fn sampled(&self) -> SamplingFlag {
+        self.sampled
+    }
+
+    /// The kept unknown parts, `key=value` joined with `;` (empty if none).
+    pub fn extra(&self) -> &str {
+        &self.extra
+    }
+
+    /// Sets the trace id.
+    #[must_use]
+    pub fn with_root(mut self, root: TraceId) -> Self {
+        self.root = Some(root);
+        self
+    }
+
+    /// Sets or clears the parent id.
+    #[must_use]
+    pub fn with_parent(mut self, parent: Option<EntityId>) -> Self {
+        self.parent = parent;
+        self
+    }
+
+    /// Sets the sampling flag.
+    #[must_use]
+    pub fn with_sampled(mut self, sampled: SamplingFlag) -> Self {
+        self.sampled = sampled;
+        self
+    }
+
+    /// Replaces the extra parts; text beyond [`MAX_EXTRA_LEN`] bytes is not kept.
+    #[must_use]
+    pub fn with_extra(mut self, extra: &str) -> Self {
+        self.extra.clear();
+        for part in extra.split(';') {
+            if let Some((k, v)) = part.split_once('=') {
+                self.push_extra(k.trim(), v.trim(), extra.len());
+            }
+        }
+        self
+    }
+}
+
+impl fmt::Display for TraceHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if let Some(root) = &self.root {
+            write!(f, "Root={root}")?;
+            sep = ";";
+        }
+        if let Some(parent) = &self.parent {
+            write!(f, "{sep}Parent={parent}")?;
+            sep = ";";
+        }
+        let flag = match self.sampled {
+            SamplingFlag::Sampled => "1",
+            SamplingFlag::NotSampled => "0",
+            SamplingFlag::Requested => "?",
+            SamplingFlag::Unknown => "",
+        };
+        if !flag.is_empty() {
+            write!(f, "{sep}Sampled={flag}")?;
+            sep = ";";
+        }
+        if !self.extra.is_empty() {
+            f.write_str(sep)?;
+            f.write_str(&self.extra)?;
+        }
+        Ok(())
+    }
+}
+
+impl TraceHeader {
+    /// Formats into `out` (cleared first), reusing its allocation.
+    pub fn write_into(&self, out: &mut String) {
+        out.clear();
+        let _ = write!(out, "{self}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+    const PARENT: &str = "53995c3f42cd8ad8";
+
+    #[test]
+    fn parse_table() {
+        struct Case {
+            input: &'static str,
+            root: bool,
+            parent: bool,
+            sampled: SamplingFlag,
+            extra: &'static str,
+        }
+        let cases = [
+            Case {
+                input: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+                root: true,
+                parent: true,
+                sampled: SamplingFlag::Sampled,
+                extra: "",
+            },
+            Case {
+                input: "Root=1-5759e988-bd862e3fe1be46a994272793",
+                root: true,
+                parent: false,
+                sampled: SamplingFlag::Unknown,
+                extra: "",
+            },
+            Case {
+                input: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?",
+                root: true,
+                parent: false,
+                sampled: SamplingFlag::Requested,
+                extra: "",
+            },
+            Case {
+                input: "ROOT=1-5759e988-bd862e3fe1be46a994272793;sampled=0",
+                root: true,
+                parent: false,
+                sampled: SamplingFlag::NotSampled,
+                extra: "",
+            },
+            Case {
+                input: "  Root = 1-5759e988-bd862e3fe1be46a994272793 ;  Parent= 53995c3f42cd8ad8 ",
+                root: true,
+                parent: true,
+                sampled: SamplingFlag::Unknown,
+                extra: "",
+            },
+            Case {
+                input: "Root=garbage;Parent=53995c3f42cd8ad8;Sampled=1",
+                root: false,
+                parent: true,
+                sampled: SamplingFlag::Sampled,
+                extra: "",
+            },
+            Case {
+                input: "Root=1-5759e988-bd862e3fe1be46a994272793;junk;;=x;Parent=53995c3f42cd8ad8",
+                root: true,
+                parent: true,
+                sampled: SamplingFlag::Unknown,
+                extra: "",
+            },
+            Case {
+                input: "Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793",
+                root: true,
+                parent: false,
+                sampled: SamplingFlag::Unknown,
+                extra: "",
+            },
+            Case {
+                input: "Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=a87bd80c:1|68fd508a:5;Foo=bar=baz",
+                root: true,
+                parent: false,
+                sampled: SamplingFlag::Unknown,
+                extra: "Lineage=a87bd80c:1|68fd508a:5;Foo=bar=baz",
+            },
+            Case { input: "Sampled=maybe", root: false, parent: false, sampled: SamplingFlag::Unknown, extra: "" },
+            Case { input: "", root: false, parent: false, sampled: SamplingFlag::Unknown, extra: "" },
+        ];
+        for c in cases {
+            let h = TraceHeader::parse(c.input);
+            assert_eq!(h.root().is_some(), c.root, "root of {:?}", c.input);
+            assert_eq!(h.parent().is_some(), c.parent, "parent of {:?}", c.input);
+            assert_eq!(h.sampled(), c.sampled, "sampled of {:?}", c.input);
+            assert_eq!(h.extra(), c.extra, "extra of {:?}", c.input);
+        }
+    }
+
+    #[test]
+    fn first_occurrence_of_a_reserved_key_wins() {
+        let h = TraceHeader::parse("Sampled=0;Sampled=1;Root=1-5759e988-bd862e3fe1be46a994272793;Root=x");
+        assert_eq!(h.sampled(), SamplingFlag::NotSampled);
+        assert_eq!(h.root().unwrap().to_string(), ROOT);
+    }
+
+    #[test]
+    fn formats_canonically() {
+        let h = TraceHeader::parse(&format!("sampled=1; parent={PARENT}; lineage=x:1; root={ROOT}"));
+        assert_eq!(h.to_string(), format!("Root={ROOT};Parent={PARENT};Sampled=1;lineage=x:1"));
+        let only_flag = TraceHeader::default().with_sampled(SamplingFlag::NotSampled);
+        assert_eq!(only_flag.to_string(), "Sampled=0");
+        assert_eq!(TraceHeader::default().to_string(), "");
+    }
+
+    #[test]
+    fn extra_is_bounded() {
+        let long = format!("Root={ROOT};A={};B=small", "x".repeat(300));
+        let h = TraceHeader::parse(&long);
+        assert_eq!(h.extra(), "B=small");
+        let many: String = (0..100).map(|i| format!("K{i}=vvvvvvvv;")).collect();
+        let h = TraceHeader::parse(&many);
+        assert!(h.extra().len() <= MAX_EXTRA_LEN);
+        assert!(h.extra().starts_with("K0=vvvvvvvv;K1=vvvvvvvv"));
+    }
+
+    #[test]
+    fn non_utf8_bytes_start_a_new_trace() {
+        let h = TraceHeader::parse_bytes(b"Root=\xff\xfe");
+        assert_eq!(h, TraceHeader::default());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_stays_within_input_size(input in ".{0,600}") {
+            let h = TraceHeader::parse(&input);
+            proptest::prop_assert!(h.extra().len() <= MAX_EXTRA_LEN);
+            proptest::prop_assert!(h.extra.capacity() <= input.len().min(MAX_EXTRA_LEN));
+        }
+
+        #[test]
+        fn never_panics_on_bytes(input in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = TraceHeader::parse_bytes(&input);
+        }
+
+        #[test]
+        fn round_trips(epoch in 0u32.., random in proptest::array::uniform12(0u8..), parent in 1u64.., flag in 0u8..4, lineage in "[a-z0-9:|]{1,40}") {
+            let flag = [SamplingFlag::Unknown, SamplingFlag::Requested, SamplingFlag::Sampled, SamplingFlag::NotSampled][flag as usize];
+            let h = TraceHeader::new(TraceId::from_parts(epoch, random))
+                .with_parent(EntityId::from_u64(parent))
+                .with_sampled(flag)
+                .with_extra(&format!("Lineage={lineage}"));
+            proptest::prop_assert_eq!(TraceHeader::parse(&h.to_string()), h);
+        }
+    }
+}

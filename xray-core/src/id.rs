@@ -1,0 +1,330 @@
+//! Trace and entity identifiers.
+//!
+//! A [`TraceId`] is `1-` + 8 hex digits of epoch seconds + `-` + 24 hex digits of randomness;
+//! an [`EntityId`] (segment, subsegment or exception id) is 16 hex digits.
+//!
+//! Generation never makes a syscall per id: trace ids take their random part from the
+//! thread's ChaCha generator (seeded from the OS, as the X-Ray guide asks trace ids to be
+//! unpredictable), entity ids from a per-thread wyrand state seeded once from that generator.
+
+use std::cell::Cell;
+use std::fmt;
+use std::str::FromStr;
+
+use rand::Rng;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::time;
+
+/// Why a string is not a trace or entity id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseIdError {
+    /// The string has the wrong length.
+    #[error("expected {expected} characters, found {found}")]
+    Length {
+        /// The required length.
+        expected: usize,
+        /// The length of the input.
+        found: usize,
+    },
+    /// A trace id must start with the version `1-` and separate its parts with `-`.
+    #[error("trace id must look like 1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx")]
+    Layout,
+    /// A character that is not a hexadecimal digit.
+    #[error("not a hexadecimal digit at position {0}")]
+    NotHex(usize),
+    /// The all-zero entity id is reserved as "no id".
+    #[error("the entity id is all zeros")]
+    Zero,
+}
+
+/// An X-Ray trace id, such as `1-58406520-a006649127e371903a2de979`.
+///
+/// ```
+/// use xray_core::TraceId;
+/// let id: TraceId = "1-58406520-a006649127e371903a2de979".parse().unwrap();
+/// assert_eq!(id.epoch_seconds(), 0x5840_6520);
+/// assert_eq!(id.to_string(), "1-58406520-a006649127e371903a2de979");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TraceId {
+    epoch: u32,
+    random: [u8; 12],
+}
+
+/// An id of a segment, subsegment or exception: 64 bits, shown as 16 hex digits.
+///
+/// ```
+/// use xray_core::EntityId;
+/// let id: EntityId = "70de5b6f19ff9a0a".parse().unwrap();
+/// assert_eq!(id.to_string(), "70de5b6f19ff9a0a");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityId(u64);
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 0xf) as usize];
+    }
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes `hex` (two digits per byte) into `out`; `offset` positions errors in the whole input.
+fn read_hex(hex: &[u8], out: &mut [u8], offset: usize) -> Result<(), ParseIdError> {
+    for (i, (pair, byte)) in hex.chunks_exact(2).zip(out.iter_mut()).enumerate() {
+        let hi = hex_value(pair[0]).ok_or(ParseIdError::NotHex(offset + 2 * i))?;
+        let lo = hex_value(pair[1]).ok_or(ParseIdError::NotHex(offset + 2 * i + 1))?;
+        *byte = (hi << 4) | lo;
+    }
+    Ok(())
+}
+
+thread_local! {
+    static WYRAND: Cell<u64> = Cell::new(rand::rng().next_u64());
+}
+
+/// The next value of this thread's wyrand generator: fast, well mixed, not cryptographic.
+#[inline]
+pub(crate) fn fast_random_u64() -> u64 {
+    WYRAND.with(|state| {
+        let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(s);
+        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    })
+}
+
+impl TraceId {
+    /// A new trace id stamped with the current time.
+    #[inline]
+    pub fn new() -> Self {
+        Self::with_epoch(time::epoch_seconds())
+    }
+
+    /// A new trace id stamped with the given epoch seconds.
+    #[inline]
+    pub fn with_epoch(epoch: u32) -> Self {
+        let mut random = [0u8; 12];
+        rand::rng().fill_bytes(&mut random);
+        Self { epoch, random }
+    }
+
+    /// Builds a trace id from its parts.
+    pub const fn from_parts(epoch: u32, random: [u8; 12]) -> Self {
+        Self { epoch, random }
+    }
+
+    /// The epoch seconds of the original request.
+    pub const fn epoch_seconds(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The 96 random bits.
+    pub const fn random_bytes(&self) -> [u8; 12] {
+        self.random
+    }
+
+    /// The id as its 35 ASCII bytes, without allocating.
+    pub fn to_bytes(&self) -> [u8; 35] {
+        let mut out = [0u8; 35];
+        out[0] = b'1';
+        out[1] = b'-';
+        write_hex(&mut out[2..10], &self.epoch.to_be_bytes());
+        out[10] = b'-';
+        write_hex(&mut out[11..35], &self.random);
+        out
+    }
+}
+
+impl Default for TraceId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for TraceId {
+    type Err = ParseIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let b = s.as_bytes();
+        if b.len() != 35 {
+            return Err(ParseIdError::Length { expected: 35, found: b.len() });
+        }
+        if &b[..2] != b"1-" || b[10] != b'-' {
+            return Err(ParseIdError::Layout);
+        }
+        let mut epoch = [0u8; 4];
+        read_hex(&b[2..10], &mut epoch, 2)?;
+        let mut random = [0u8; 12];
+        read_hex(&b[11..35], &mut random, 11)?;
+        Ok(Self { epoch: u32::from_be_bytes(epoch), random })
+    }
+}
+
+impl EntityId {
+    /// A new random, non-zero id.
+    #[inline]
+    pub fn new() -> Self {
+        loop {
+            let v = fast_random_u64();
+            if v != 0 {
+                return Self(v);
+            }
+        }
+    }
+
+    /// Wraps a raw value; zero is not a valid id.
+    pub const fn from_u64(v: u64) -> Option<Self> {
+        if v == 0 { None } else { Some(Self(v)) }
+    }
+
+    /// The raw 64-bit value.
+    pub const fn as_u64(&self) -> u64 {
+        self.0
+    }
+
+    /// The id as its 16 ASCII hex bytes, without allocating.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        write_hex(&mut out, &self.0.to_be_bytes());
+        out
+    }
+}
+
+impl Default for EntityId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for EntityId {
+    type Err = ParseIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let b = s.as_bytes();
+        if b.len() != 16 {
+            return Err(ParseIdError::Length { expected: 16, found: b.len() });
+        }
+        let mut raw = [0u8; 8];
+        read_hex(b, &mut raw, 0)?;
+        Self::from_u64(u64::from_be_bytes(raw)).ok_or(ParseIdError::Zero)
+    }
+}
+
+macro_rules! ascii_id_impls {
+    ($ty:ty, $what:literal) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let bytes = self.to_bytes();
+                // The bytes are ASCII hex digits and dashes by construction.
+                f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?)
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($ty), self)
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let bytes = self.to_bytes();
+                let text = std::str::from_utf8(&bytes).map_err(serde::ser::Error::custom)?;
+                serializer.serialize_str(text)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct IdVisitor;
+                impl Visitor<'_> for IdVisitor {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$ty, E> {
+                        v.parse().map_err(E::custom)
+                    }
+                }
+                deserializer.deserialize_str(IdVisitor)
+            }
+        }
+    };
+}
+
+ascii_id_impls!(TraceId, "an X-Ray trace id");
+ascii_id_impls!(EntityId, "a 16-digit hex entity id");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_id_round_trips() {
+        for _ in 0..100 {
+            let id = TraceId::new();
+            let text = id.to_string();
+            assert_eq!(text.len(), 35);
+            assert_eq!(text.parse::<TraceId>().unwrap(), id);
+        }
+    }
+
+    #[test]
+    fn trace_id_rejects_bad_input() {
+        let cases = [
+            ("", ParseIdError::Length { expected: 35, found: 0 }),
+            ("2-58406520-a006649127e371903a2de979", ParseIdError::Layout),
+            ("1-58406520ca006649127e371903a2de979", ParseIdError::Layout),
+            ("1-5840652g-a006649127e371903a2de979", ParseIdError::NotHex(9)),
+            ("1-58406520-a006649127e371903a2de97z", ParseIdError::NotHex(34)),
+            ("1-58406520-a006649127e371903a2de97é", ParseIdError::Length { expected: 35, found: 36 }),
+        ];
+        for (input, want) in cases {
+            assert_eq!(input.parse::<TraceId>().unwrap_err(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn trace_id_uses_current_time() {
+        let now = time::epoch_seconds();
+        let id = TraceId::new();
+        assert!(id.epoch_seconds().abs_diff(now) <= 1);
+    }
+
+    #[test]
+    fn entity_ids_parse_any_case_and_print_lowercase() {
+        let id: EntityId = "70DE5B6F19FF9A0A".parse().unwrap();
+        assert_eq!(id.to_string(), "70de5b6f19ff9a0a");
+        assert_eq!("0000000000000000".parse::<EntityId>(), Err(ParseIdError::Zero));
+        assert_eq!("70de5b6f19ff9a0".parse::<EntityId>(), Err(ParseIdError::Length { expected: 16, found: 15 }));
+        assert_eq!("70de5b6f19ff9a0x".parse::<EntityId>(), Err(ParseIdError::NotHex(15)));
+    }
+
+    #[test]
+    fn entity_ids_are_distinct() {
+        let ids: std::collections::HashSet<_> = (0..10_000).map(|_| EntityId::new()).collect();
+        assert_eq!(ids.len(), 10_000);
+    }
+
+    #[test]
+    fn ids_serialize_as_strings() {
+        let id: EntityId = "70de5b6f19ff9a0a".parse().unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"70de5b6f19ff9a0a\"");
+        let back: EntityId = serde_json::from_str("\"70de5b6f19ff9a0a\"").unwrap();
+        assert_eq!(back, id);
+        assert!(serde_json::from_str::<TraceId>("\"nope\"").is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! # xray-core
+//!
+//! The core of the AWS X-Ray SDK for Rust: the segment-document model, trace and entity ids,
+//! the `X-Amzn-Trace-Id` header, the current-entity context, sampling, and a batching UDP
+//! emitter that speaks the X-Ray daemon's protocol.
+//!
+//! Integrations build on it: `xray-tower` traces incoming requests, `xray-reqwest` outgoing
+//! HTTP calls and `xray-sqlx` SQL queries. Application code mostly needs [`current`] and
+//! [`in_subsegment`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use xray_core::{AlwaysSample, MemoryEmitter, Recorder, TraceFutureExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! // In production: Recorder::from_env()?.with_service_name("orders").install()?
+//! let emitter = Arc::new(MemoryEmitter::new());
+//! let recorder = Recorder::builder()
+//!     .with_service_name("orders")
+//!     .with_sampler(AlwaysSample)
+//!     .with_emitter(emitter.clone())
+//!     .build()
+//!     .unwrap();
+//!
+//! let segment = recorder.new_segment("orders");
+//! async {
+//!     xray_core::current().annotate("customer", "c-17");
+//!     let total = xray_core::in_subsegment("price", async { 42 }).await;
+//!     xray_core::current().add_metadata("total", total);
+//!     // Context crosses task boundaries explicitly:
+//!     tokio::spawn(async { xray_core::in_subsegment("notify", async {}).await }.in_current_trace())
+//!         .await
+//!         .unwrap();
+//! }
+//! .with_entity(segment.entity())
+//! .await;
+//! segment.end();
+//!
+//! let doc = &emitter.documents()[0];
+//! assert_eq!(doc["name"], "orders");
+//! assert_eq!(doc["annotations"]["customer"], "c-17");
+//! assert_eq!(doc["subsegments"].as_array().unwrap().len(), 2);
+//! # }
+//! ```
+//!
+//! ## Cost
+//! The request path does only in-memory work: ids come from per-thread generators, finished
+//! segments go into a bounded queue, and the emitter's own thread serializes and sends them in
+//! batches. Unsampled requests allocate nothing beyond their header and emit nothing.
+//!
+//! ## Configuration
+//! [`Recorder::from_env`] reads the standard variables listed in [`config`].
+
+pub mod config;
+mod context;
+pub mod emit;
+mod entity;
+mod error;
+pub mod header;
+mod id;
+pub(crate) mod log;
+pub mod model;
+mod recorder;
+pub mod sampling;
+mod time;
+
+pub use config::{Config, ConfigError, ContextMissing, DaemonAddress, ParseAddressError};
+pub use context::{
+    ContextMissingError, TraceFutureExt, Traced, current, current_quiet, in_subsegment, in_subsegment_sync,
+    set_context_missing, try_current,
+};
+#[cfg(feature = "test-util")]
+pub use emit::MemoryEmitter;
+pub use emit::{Emitter, EmitterStats, Encoder, NullEmitter, UdpEmitter, UdpEmitterBuilder};
+pub use entity::{Entity, Segment, Subsegment};
+pub use error::BuildError;
+pub use header::{SamplingFlag, TraceHeader};
+pub use id::{EntityId, ParseIdError, TraceId};
+pub use log::{LogLevel, set_log_level};
+pub use model::{
+    AnnotationValue, Cause, Exception, HttpRequest, HttpResponse, Namespace, SegmentDocument, Sql, StatusFlags,
+    sanitize_name,
+};
+pub use recorder::{DEFAULT_STREAMING_THRESHOLD, Recorder, RecorderBuilder, RecorderGuard};
+pub use sampling::{AlwaysSample, LocalSampler, NeverSample, Sampler, SamplingDecision, SamplingRequest};
+pub use time::Timestamp;

@@ -1,0 +1,240 @@
+//! [`SegmentDocument`]: one segment or subsegment as X-Ray receives it.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Annotations, Aws, Cause, Http, Metadata, Service, Sql, StatusFlags};
+use crate::id::{EntityId, TraceId};
+use crate::time::Timestamp;
+
+/// The longest name X-Ray accepts, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `type` of an independently sent document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentType {
+    /// A subsegment sent on its own, with `trace_id` and `parent_id`.
+    Subsegment,
+}
+
+/// `namespace` of a subsegment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Namespace {
+    /// A call to an AWS service.
+    Aws,
+    /// A call to anything else outside the service (HTTP, SQL).
+    Remote,
+}
+
+/// A segment or subsegment document.
+///
+/// ```
+/// use xray_core::{EntityId, SegmentDocument, Timestamp, TraceId};
+/// let mut doc = SegmentDocument::new("example.com", EntityId::new(), Timestamp::now());
+/// doc.trace_id = Some(TraceId::new());
+/// doc.end_time = Some(Timestamp::now());
+/// let json = serde_json::to_value(&doc).unwrap();
+/// assert_eq!(json["name"], "example.com");
+/// assert!(json.get("in_progress").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentDocument {
+    /// The service's (segment) or operation's (subsegment) name.
+    pub name: String,
+    /// The entity's id.
+    pub id: EntityId,
+    /// The trace; required on segments and independently sent subsegments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<TraceId>,
+    /// The caller's subsegment (segments) or the parent (independent subsegments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<EntityId>,
+    /// When the work started.
+    pub start_time: Timestamp,
+    /// When the work ended; absent while in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<Timestamp>,
+    /// Sent before the work ends.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub in_progress: bool,
+    /// `subsegment` for an independently sent subsegment.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<DocumentType>,
+    /// `remote` or `aws` for calls leaving the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<Namespace>,
+    /// A client error.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub error: bool,
+    /// A server error.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fault: bool,
+    /// Throttled.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub throttle: bool,
+    /// What caused the error or fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// The HTTP request and response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Http>,
+    /// SDK, sampling, resource or AWS-call information.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<Aws>,
+    /// A SQL query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<Sql>,
+    /// The application's version (segments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    /// The kind of AWS resource running the application, such as `AWS::EC2::Instance` (segments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The user who sent the request (segments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The ARN of the resource running the application (segments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_arn: Option<String>,
+    /// Ids of subsegments with the same parent that completed before this one started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub precursor_ids: Vec<EntityId>,
+    /// Indexed key-value pairs.
+    #[serde(default, skip_serializing_if = "Annotations::is_empty")]
+    pub annotations: Annotations,
+    /// Namespaced, unindexed data.
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+    /// Embedded subsegments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subsegments: Vec<SegmentDocument>,
+}
+
+impl SegmentDocument {
+    /// A document with a name (sanitized per [`sanitize_name`]), an id and a start time.
+    pub fn new(name: &str, id: EntityId, start_time: Timestamp) -> Self {
+        Self {
+            name: sanitize_name(name).into_owned(),
+            id,
+            trace_id: None,
+            parent_id: None,
+            start_time,
+            end_time: None,
+            in_progress: false,
+            kind: None,
+            namespace: None,
+            error: false,
+            fault: false,
+            throttle: false,
+            cause: None,
+            http: None,
+            aws: None,
+            sql: None,
+            service: None,
+            origin: None,
+            user: None,
+            resource_arn: None,
+            precursor_ids: Vec::new(),
+            annotations: Annotations::default(),
+            metadata: Metadata::default(),
+            subsegments: Vec::new(),
+        }
+    }
+
+    /// Sets error, fault and throttle from a status code (never clears a flag already set).
+    pub fn apply_status(&mut self, status: u16) {
+        let flags = StatusFlags::from_status(status);
+        self.error |= flags.error;
+        self.fault |= flags.fault;
+        self.throttle |= flags.throttle;
+    }
+
+    /// The number of entities in this tree, this one included.
+    pub fn entity_count(&self) -> usize {
+        1 + self.subsegments.iter().map(Self::entity_count).sum::<usize>()
+    }
+
+    /// A cheap estimate of the serialized size in bytes, for queue and streaming budgets.
+    pub fn estimated_size(&self) -> usize {
+        let mut n = 150 + self.name.len();
+        n += self.http.as_ref().map_or(0, |h| h.request.as_ref().map_or(0, |r| r.estimated_size()) + 60);
+        n += self.sql.as_ref().map_or(0, Sql::estimated_size);
+        n += self.cause.as_ref().map_or(0, Cause::estimated_size);
+        n += self.aws.as_ref().map_or(0, |_| 120);
+        n += self.annotations.estimated_size() + self.metadata.estimated_size();
+        n += self.precursor_ids.len() * 19;
+        n += self.user.as_ref().map_or(0, String::len) + self.origin.as_ref().map_or(0, String::len);
+        n + self.subsegments.iter().map(Self::estimated_size).sum::<usize>()
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || c == ' '
+        || (c.is_whitespace() && !c.is_control())
+        || matches!(c, '_' | '.' | ':' | '/' | '%' | '&' | '#' | '=' | '+' | '-' | '@')
+}
+
+/// Makes a name acceptable to X-Ray: characters other than Unicode letters, numbers, spaces
+/// and `_ . : / % & # = + - @` become `_`, the name is cut to 200 characters, and an empty
+/// name becomes `unnamed`.
+///
+/// ```
+/// use xray_core::sanitize_name;
+/// assert_eq!(sanitize_name("users-db@127.0.0.1"), "users-db@127.0.0.1");
+/// assert_eq!(sanitize_name("GET /users?id=1"), "GET /users_id=1");
+/// ```
+pub fn sanitize_name(name: &str) -> Cow<'_, str> {
+    if name.is_empty() {
+        return Cow::Borrowed("unnamed");
+    }
+    let clean = name.chars().all(is_name_char);
+    let short = name.len() <= MAX_NAME_CHARS || name.chars().count() <= MAX_NAME_CHARS;
+    if clean && short {
+        return Cow::Borrowed(name);
+    }
+    Cow::Owned(name.chars().take(MAX_NAME_CHARS).map(|c| if is_name_char(c) { c } else { '_' }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_table() {
+        let long = "a".repeat(250);
+        let cases: [(&str, &str); 6] = [
+            ("example.com", "example.com"),
+            ("user management", "user management"),
+            ("Ünïcödé-サービス", "Ünïcödé-サービス"),
+            ("a\\b|c", "a_b_c"),
+            ("", "unnamed"),
+            ("tab\there", "tab_here"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(sanitize_name(input), want, "{input:?}");
+        }
+        assert_eq!(sanitize_name(&long).len(), MAX_NAME_CHARS);
+    }
+
+    #[test]
+    fn minimal_document_json() {
+        let id: EntityId = "70de5b6f19ff9a0a".parse().unwrap();
+        let mut doc = SegmentDocument::new("example.com", id, Timestamp::from_micros(1_478_293_361_271_000));
+        doc.trace_id = Some("1-581cf771-a006649127e371903a2de979".parse().unwrap());
+        doc.end_time = Some(Timestamp::from_micros(1_478_293_361_449_000));
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            r#"{"name":"example.com","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1478293361.271,"end_time":1478293361.449}"#
+        );
+        let back: SegmentDocument = serde_json::from_str(&serde_json::to_string(&doc).unwrap()).unwrap();
+        assert_eq!(back, doc);
+    }
+}

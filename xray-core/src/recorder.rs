@@ -1,0 +1,364 @@
+//! [`Recorder`]: configuration, sampler and emitter, and where segments begin.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::config::{Config, ContextMissing, DaemonAddress};
+use crate::context::set_context_missing;
+use crate::emit::{Emitter, EmitterStats, NullEmitter, UdpEmitter};
+use crate::entity::{Entity, Node, Segment, Trace, Unsampled};
+use crate::error::BuildError;
+use crate::header::{SamplingFlag, TraceHeader};
+use crate::id::{EntityId, TraceId};
+use crate::log::{log_event, set_log_level};
+use crate::model::{Aws, SegmentDocument, Service, XraySdk};
+use crate::sampling::{LocalSampler, Sampler, SamplingRequest};
+use crate::time::Timestamp;
+
+/// Once a trace keeps this many bytes of finished subsegments in memory, further finished
+/// subsegments are sent on their own before the segment ends.
+pub const DEFAULT_STREAMING_THRESHOLD: usize = 60_000;
+
+static GLOBAL: OnceLock<Recorder> = OnceLock::new();
+
+struct Inner {
+    config: Config,
+    service_name: String,
+    emitter: Arc<dyn Emitter>,
+    sampler: Arc<dyn Sampler>,
+    origin: Option<String>,
+    service_version: Option<String>,
+    resource: Option<serde_json::Map<String, serde_json::Value>>,
+    streaming_threshold: usize,
+}
+
+/// Begins segments, decides sampling, and hands finished documents to the emitter.
+/// Cheap to clone; [`install`](RecorderBuilder::install) makes one the process's global recorder.
+///
+/// ```
+/// use std::sync::Arc;
+/// use xray_core::{AlwaysSample, MemoryEmitter, Recorder, TraceFutureExt};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let emitter = Arc::new(MemoryEmitter::new());
+/// let recorder = Recorder::builder().with_emitter(emitter.clone()).with_sampler(AlwaysSample).build().unwrap();
+/// let segment = recorder.new_segment("checkout");
+/// async {
+///     xray_core::current().annotate("order_id", 17);
+///     xray_core::in_subsegment("charge-card", async {}).await;
+/// }
+/// .with_entity(segment.entity())
+/// .await;
+/// segment.end();
+/// let doc = &emitter.documents()[0];
+/// assert_eq!(doc["annotations"]["order_id"], 17);
+/// assert_eq!(doc["subsegments"][0]["name"], "charge-card");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("service_name", &self.inner.service_name)
+            .field("enabled", &self.inner.config.enabled)
+            .field("daemon", &self.inner.config.daemon_address)
+            .finish()
+    }
+}
+
+impl Recorder {
+    /// A builder with default configuration (the environment is not read).
+    pub fn builder() -> RecorderBuilder {
+        RecorderBuilder::new(Config::default())
+    }
+
+    /// A builder configured from the `AWS_XRAY_*` environment variables.
+    pub fn from_env() -> Result<RecorderBuilder, BuildError> {
+        Ok(RecorderBuilder::new(Config::from_env()?))
+    }
+
+    /// The installed global recorder.
+    pub fn global() -> Option<&'static Recorder> {
+        GLOBAL.get()
+    }
+
+    /// `false` when the SDK is turned off; every segment is then a no-op.
+    #[inline]
+    pub fn is_enabled(&self) -> bool {
+        self.inner.config.enabled
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The default segment name.
+    pub fn service_name(&self) -> &str {
+        &self.inner.service_name
+    }
+
+    /// Whether SQL text may be recorded (`AWS_XRAY_COLLECT_SQL_QUERIES`).
+    pub fn collect_sql_queries(&self) -> bool {
+        self.inner.config.collect_sql_queries
+    }
+
+    /// The sampler.
+    pub fn sampler(&self) -> &Arc<dyn Sampler> {
+        &self.inner.sampler
+    }
+
+    pub(crate) fn streaming_threshold(&self) -> usize {
+        self.inner.streaming_threshold
+    }
+
+    /// Hands a finished document to the emitter.
+    pub fn emit(&self, document: SegmentDocument) {
+        self.inner.emitter.emit(document);
+    }
+
+    /// The emitter's counters.
+    pub fn stats(&self) -> EmitterStats {
+        self.inner.emitter.stats()
+    }
+
+    /// Sends everything queued, waiting at most `timeout`; `true` when all of it was handled.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.inner.emitter.flush(timeout)
+    }
+
+    /// Begins a segment for an incoming request.
+    ///
+    /// `incoming` is the caller's header: its `Root` and `Parent` continue the caller's trace
+    /// and its `Sampled=1`/`0` is obeyed; otherwise (absent, `?`, or a malformed root, which
+    /// starts a new trace) the sampler decides. `AWS_XRAY_TRACING_NAME` overrides `name`.
+    pub fn begin_segment(&self, name: &str, incoming: Option<&TraceHeader>, request: &SamplingRequest<'_>) -> Segment {
+        if !self.is_enabled() {
+            return Segment::new(Entity::noop());
+        }
+        let name = self.inner.config.tracing_name.as_deref().unwrap_or(name);
+        let root = incoming.and_then(TraceHeader::root);
+        let (trace_id, parent_id) = match root {
+            Some(root) => (root, incoming.and_then(TraceHeader::parent)),
+            None => (TraceId::new(), None),
+        };
+        let extra = incoming.map_or("", TraceHeader::extra);
+        let flag = if root.is_some() {
+            incoming.map_or(SamplingFlag::Unknown, TraceHeader::sampled)
+        } else {
+            SamplingFlag::Unknown
+        };
+        let (sampled, rule_name) = match flag.decision() {
+            Some(decision) => (decision, None),
+            None => {
+                let mut req = *request;
+                req.service_name = req.service_name.or(Some(name));
+                req.service_type = req.service_type.or(self.inner.origin.as_deref());
+                let d = self.inner.sampler.should_sample(&req);
+                (d.sampled, d.rule_name)
+            }
+        };
+        if !sampled {
+            return Segment::new(Entity::unsampled(Unsampled {
+                trace_id,
+                id: (!self.inner.config.noop_id).then(EntityId::new),
+                extra: (!extra.is_empty()).then(|| Arc::from(extra)),
+            }));
+        }
+        let mut doc = SegmentDocument::new(name, EntityId::new(), Timestamp::now());
+        doc.trace_id = Some(trace_id);
+        doc.parent_id = parent_id;
+        let mut xray = XraySdk::this_sdk();
+        xray.sampling_rule_name = rule_name.map(|r| r.to_string());
+        doc.aws =
+            Some(Aws { xray: Some(xray), other: self.inner.resource.clone().unwrap_or_default(), ..Aws::default() });
+        doc.origin.clone_from(&self.inner.origin);
+        if let Some(version) = &self.inner.service_version {
+            doc.service = Some(Service { version: Some(version.clone()) });
+        }
+        let trace = Arc::new(Trace::new(self.clone(), trace_id, extra));
+        Segment::new(Entity::from_node(Node::new_segment(trace, doc)))
+    }
+
+    /// Begins a segment of a new trace named `name`, sampled by the sampler (background jobs,
+    /// scripts, queue consumers).
+    pub fn new_segment(&self, name: &str) -> Segment {
+        self.begin_segment(name, None, &SamplingRequest::default())
+    }
+}
+
+/// Builds a [`Recorder`].
+#[must_use]
+pub struct RecorderBuilder {
+    config: Config,
+    service_name: Option<String>,
+    emitter: Option<Arc<dyn Emitter>>,
+    sampler: Option<Arc<dyn Sampler>>,
+    origin: Option<String>,
+    service_version: Option<String>,
+    resource: Option<serde_json::Map<String, serde_json::Value>>,
+    streaming_threshold: usize,
+}
+
+impl RecorderBuilder {
+    /// A builder from a configuration.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            service_name: None,
+            emitter: None,
+            sampler: None,
+            origin: None,
+            service_version: None,
+            resource: None,
+            streaming_threshold: DEFAULT_STREAMING_THRESHOLD,
+        }
+    }
+
+    /// The default segment name. Defaults to `AWS_XRAY_TRACING_NAME`, else `service`.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Where the daemon listens. Defaults to `AWS_XRAY_DAEMON_ADDRESS` or `127.0.0.1:2000`.
+    pub fn with_daemon_address(mut self, address: DaemonAddress) -> Self {
+        self.config.daemon_address = address;
+        self
+    }
+
+    /// Where finished documents go. Defaults to a [`UdpEmitter`] towards the daemon.
+    pub fn with_emitter(mut self, emitter: impl Emitter) -> Self {
+        self.emitter = Some(Arc::new(emitter));
+        self
+    }
+
+    /// Who decides what to record. Defaults to [`LocalSampler`]'s default rule (1/s + 5 %).
+    pub fn with_sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Some(Arc::new(sampler));
+        self
+    }
+
+    /// Same as [`with_sampler`](Self::with_sampler) for a shared sampler.
+    pub fn with_shared_sampler(mut self, sampler: Arc<dyn Sampler>) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// What happens when code asks for a segment outside any trace. Defaults to
+    /// `AWS_XRAY_CONTEXT_MISSING` or `LOG_ERROR`.
+    pub fn with_context_missing(mut self, strategy: ContextMissing) -> Self {
+        self.config.context_missing = strategy;
+        self
+    }
+
+    /// Turns the SDK on or off. Defaults to on unless `AWS_XRAY_SDK_ENABLED=false`.
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.config.enabled = enabled;
+        self
+    }
+
+    /// Overrides every segment's name. Defaults to `AWS_XRAY_TRACING_NAME`.
+    pub fn with_tracing_name(mut self, name: impl Into<String>) -> Self {
+        self.config.tracing_name = Some(name.into());
+        self
+    }
+
+    /// Allows SQL text in `sanitized_query`. Defaults to `AWS_XRAY_COLLECT_SQL_QUERIES` or off.
+    pub fn with_collect_sql_queries(mut self, collect: bool) -> Self {
+        self.config.collect_sql_queries = collect;
+        self
+    }
+
+    /// The segments' `origin`, such as `AWS::ECS::Container`. Defaults to none.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// The segments' `service.version`. Defaults to none.
+    pub fn with_service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// Resource blocks added to every segment's `aws` (for example `ecs`, `ec2`). Defaults to none.
+    pub fn with_aws_resource(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+        self.resource.get_or_insert_with(Default::default).insert(key.into(), value);
+        self
+    }
+
+    /// Kept bytes per trace after which finished subsegments stream out early. Defaults to
+    /// [`DEFAULT_STREAMING_THRESHOLD`].
+    pub fn with_streaming_threshold(mut self, bytes: usize) -> Self {
+        self.streaming_threshold = bytes;
+        self
+    }
+
+    /// Builds the recorder (opening the UDP socket unless an emitter was given or the SDK is off).
+    pub fn build(self) -> Result<Recorder, BuildError> {
+        let emitter: Arc<dyn Emitter> = match (self.emitter, self.config.enabled) {
+            (Some(e), _) => e,
+            (None, false) => Arc::new(NullEmitter::default()),
+            (None, true) => Arc::new(UdpEmitter::builder(self.config.daemon_address.udp).build()?),
+        };
+        let service_name =
+            self.service_name.or_else(|| self.config.tracing_name.clone()).unwrap_or_else(|| "service".to_owned());
+        Ok(Recorder {
+            inner: Arc::new(Inner {
+                service_name,
+                emitter,
+                sampler: self.sampler.unwrap_or_else(|| Arc::new(LocalSampler::default())),
+                origin: self.origin,
+                service_version: self.service_version,
+                resource: self.resource,
+                streaming_threshold: self.streaming_threshold,
+                config: self.config,
+            }),
+        })
+    }
+
+    /// Builds the recorder, makes it the global one, applies its log level and context-missing
+    /// strategy, and returns a guard that flushes when dropped.
+    pub fn install(self) -> Result<RecorderGuard, BuildError> {
+        let recorder = self.build()?;
+        GLOBAL.set(recorder.clone()).map_err(|_| BuildError::AlreadyInstalled)?;
+        set_context_missing(recorder.config().context_missing);
+        set_log_level(recorder.config().log_level);
+        log_event!(Info, daemon = %recorder.config().daemon_address, enabled = recorder.is_enabled(), "X-Ray recorder installed");
+        Ok(RecorderGuard { recorder, flush_timeout: Duration::from_secs(2) })
+    }
+}
+
+/// Keeps the installed recorder; dropping it sends what is queued (waiting at most 2 s).
+#[must_use = "dropping the guard flushes; keep it alive for the life of the program"]
+#[derive(Debug)]
+pub struct RecorderGuard {
+    recorder: Recorder,
+    flush_timeout: Duration,
+}
+
+impl RecorderGuard {
+    /// The installed recorder.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Flushes now, waiting at most `timeout`; `true` when everything queued was handled.
+    pub fn shutdown(self, timeout: Duration) -> bool {
+        let mut this = self;
+        this.flush_timeout = Duration::ZERO;
+        this.recorder.flush(timeout)
+    }
+}
+
+impl Drop for RecorderGuard {
+    fn drop(&mut self) {
+        if !self.flush_timeout.is_zero() {
+            self.recorder.flush(self.flush_timeout);
+        }
+    }
+}

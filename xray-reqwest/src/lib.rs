@@ -1,0 +1,1 @@
+//! AWS X-Ray integration for reqwest (under construction).
