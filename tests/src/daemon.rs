@@ -1,0 +1,99 @@
+//! A fake X-Ray daemon: a UDP socket on `127.0.0.1:0` that keeps every datagram it receives.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One received datagram, split into the header line and the document.
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    /// The whole datagram as received.
+    pub bytes: Vec<u8>,
+    /// The header line parsed as JSON (`None` when there was no valid header line).
+    pub header: Option<Value>,
+    /// The document parsed as JSON (`None` when it was not JSON).
+    pub document: Option<Value>,
+}
+
+impl Datagram {
+    fn parse(bytes: Vec<u8>) -> Self {
+        let split = bytes.iter().position(|b| *b == b'\n');
+        let (header, document) = match split {
+            Some(i) => (serde_json::from_slice(&bytes[..i]).ok(), serde_json::from_slice(&bytes[i + 1..]).ok()),
+            None => (None, None),
+        };
+        Self { bytes, header, document }
+    }
+
+    /// The size of the document part in bytes.
+    pub fn document_len(&self) -> usize {
+        match self.bytes.iter().position(|b| *b == b'\n') {
+            Some(i) => self.bytes.len() - i - 1,
+            None => self.bytes.len(),
+        }
+    }
+}
+
+/// Receives datagrams on a thread until dropped.
+#[derive(Debug)]
+pub struct FakeDaemon {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Datagram>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FakeDaemon {
+    /// Binds `127.0.0.1:0` and starts receiving.
+    pub fn start() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind loopback");
+        socket.set_read_timeout(Some(Duration::from_millis(20))).expect("timeout");
+        let addr = socket.local_addr().expect("local addr");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (r, s) = (received.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65_536];
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    r.lock().unwrap().push(Datagram::parse(buf[..n].to_vec()));
+                }
+            }
+        });
+        Self { addr, received, stop }
+    }
+
+    /// The address to send to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Everything received so far.
+    pub fn datagrams(&self) -> Vec<Datagram> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The documents received so far.
+    pub fn documents(&self) -> Vec<Value> {
+        self.datagrams().into_iter().filter_map(|d| d.document).collect()
+    }
+
+    /// Waits until `n` datagrams arrived or `timeout` passed; returns what arrived.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Datagram> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.datagrams();
+            if got.len() >= n || Instant::now() >= deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for FakeDaemon {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
