@@ -49,6 +49,7 @@ impl FakeDaemon {
     pub fn start() -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind loopback");
         socket.set_read_timeout(Some(Duration::from_millis(20))).expect("timeout");
+        enlarge_receive_buffer(&socket);
         let addr = socket.local_addr().expect("local addr");
         let received = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -95,5 +96,23 @@ impl FakeDaemon {
 impl Drop for FakeDaemon {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Asks for a 4 MiB receive buffer (the kernel caps it at `net.core.rmem_max`), so that a
+/// burst of datagrams from one flush is not dropped by the kernel before this thread reads it.
+#[allow(unsafe_code)]
+fn enlarge_receive_buffer(socket: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let size: libc::c_int = 4 << 20;
+    // SAFETY: a valid socket descriptor, a pointer to a live c_int and its exact size.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }

@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 
 /// Once a trace keeps this many bytes of finished subsegments in memory, further finished
 /// subsegments are sent on their own before the segment ends.
-pub const DEFAULT_STREAMING_THRESHOLD: usize = 60_000;
+pub const DEFAULT_STREAMING_THRESHOLD: usize = 256 * 1024;
 
 static GLOBAL: OnceLock<Recorder> = OnceLock::new();
 
