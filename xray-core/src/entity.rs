@@ -315,26 +315,26 @@ impl Entity {
         let cause = Cause::from_error(err, remote);
         self.with_document(|d| {
             d.fault = true;
-            d.cause = Some(cause);
+            d.cause = Some(Box::new(cause));
         });
     }
 
     /// Appends an exception to the cause (making the cause a list of exceptions if needed).
     pub fn add_exception(&self, exception: Exception) {
-        self.with_document(|d| match &mut d.cause {
+        self.with_document(|d| match d.cause.as_deref_mut() {
             Some(Cause::Details(details)) => details.exceptions.push(exception),
             _ => {
-                d.cause = Some(Cause::Details(crate::model::CauseDetails {
+                d.cause = Some(Box::new(Cause::Details(crate::model::CauseDetails {
                     exceptions: vec![exception],
                     ..Default::default()
-                }))
+                })))
             }
         });
     }
 
     /// Sets the cause.
     pub fn set_cause(&self, cause: Cause) {
-        self.with_document(|d| d.cause = Some(cause));
+        self.with_document(|d| d.cause = Some(Box::new(cause)));
     }
 
     /// Records the HTTP request (fields cut to 250 characters).
@@ -358,7 +358,7 @@ impl Entity {
 
     /// Records a SQL query.
     pub fn set_sql(&self, sql: Sql) {
-        self.with_document(|d| d.sql = Some(sql));
+        self.with_document(|d| d.sql = Some(Box::new(sql)));
     }
 
     /// Sets the namespace (`remote` for HTTP and SQL calls, `aws` for AWS calls).

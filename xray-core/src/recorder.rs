@@ -174,7 +174,7 @@ impl Recorder {
         let mut xray = XraySdk::this_sdk();
         xray.sampling_rule_name = rule_name.map(|r| r.to_string());
         doc.aws =
-            Some(Aws { xray: Some(xray), other: self.inner.resource.clone().unwrap_or_default(), ..Aws::default() });
+            Some(Box::new(Aws { xray: Some(xray), other: self.inner.resource.clone().unwrap_or_default(), ..Aws::default() }));
         doc.origin.clone_from(&self.inner.origin);
         if let Some(version) = &self.inner.service_version {
             doc.service = Some(Service { version: Some(version.clone()) });

@@ -7,7 +7,7 @@
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -60,11 +60,10 @@ impl UdpEmitterBuilder {
         socket.set_nonblocking(true).map_err(socket_err)?;
 
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Vec::new()),
-            queued_bytes: AtomicU64::new(0),
+            queue: Mutex::new(Queue::default()),
             queue_bytes: self.queue_bytes as u64,
             wake_batch: self.wake_batch,
-            counters: Counters::default(),
+            counters: WorkerCounters::default(),
             handled: Mutex::new(0),
             handled_cv: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -81,12 +80,33 @@ impl UdpEmitterBuilder {
     }
 }
 
+/// What producers touch: one mutex-protected cache line's worth of state, so that a push costs
+/// a lock and a move and shares no counter with the emitter thread.
+#[derive(Default)]
+struct Queue {
+    docs: Vec<SegmentDocument>,
+    bytes: u64,
+    enqueued: u64,
+    dropped_queue_full: u64,
+}
+
+/// Counters only the emitter thread writes, kept off the producers' cache lines.
+#[derive(Default)]
+#[repr(align(128))]
+struct WorkerCounters(Counters);
+
+impl std::ops::Deref for WorkerCounters {
+    type Target = Counters;
+    fn deref(&self) -> &Counters {
+        &self.0
+    }
+}
+
 struct Shared {
-    queue: Mutex<Vec<SegmentDocument>>,
-    queued_bytes: AtomicU64,
+    queue: Mutex<Queue>,
     queue_bytes: u64,
     wake_batch: usize,
-    counters: Counters,
+    counters: WorkerCounters,
     /// Documents taken off the queue and sent or dropped; flush waits on it.
     handled: Mutex<u64>,
     handled_cv: Condvar,
@@ -96,7 +116,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock_queue(&self) -> MutexGuard<'_, Vec<SegmentDocument>> {
+    fn lock_queue(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -146,20 +166,20 @@ impl UdpEmitter {
 impl Emitter for UdpEmitter {
     fn emit(&self, document: SegmentDocument) {
         let s = &self.shared;
-        Counters::add(&s.counters.enqueued, 1);
         let size = document.estimated_size() as u64;
-        if s.queued_bytes.fetch_add(size, Ordering::Relaxed) + size > s.queue_bytes {
-            s.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-            Counters::add(&s.counters.dropped_queue_full, 1);
+        let mut queue = s.lock_queue();
+        queue.enqueued += 1;
+        if queue.bytes + size > s.queue_bytes {
+            queue.dropped_queue_full += 1;
+            drop(queue);
             s.mark_handled(1);
             log_limited!(Warn, "X-Ray emitter queue is full; segments are being dropped (see stats())");
             return;
         }
-        let len = {
-            let mut queue = s.lock_queue();
-            queue.push(document);
-            queue.len()
-        };
+        queue.bytes += size;
+        queue.docs.push(document);
+        let len = queue.docs.len();
+        drop(queue);
         if len == s.wake_batch {
             s.wake();
         }
@@ -168,7 +188,7 @@ impl Emitter for UdpEmitter {
     fn flush(&self, timeout: Duration) -> bool {
         let s = &self.shared;
         let deadline = Instant::now() + timeout;
-        let target = s.counters.enqueued.load(Ordering::Relaxed);
+        let target = s.lock_queue().enqueued;
         s.wake();
         let mut handled = s.handled.lock().unwrap_or_else(PoisonError::into_inner);
         while *handled < target {
@@ -187,7 +207,11 @@ impl Emitter for UdpEmitter {
     }
 
     fn stats(&self) -> EmitterStats {
-        self.shared.counters.snapshot()
+        let mut stats = self.shared.counters.snapshot();
+        let queue = self.shared.lock_queue();
+        stats.enqueued = queue.enqueued;
+        stats.dropped_queue_full = queue.dropped_queue_full;
+        stats
     }
 }
 
@@ -215,11 +239,13 @@ impl Worker {
         loop {
             std::thread::park_timeout(self.interval);
             let stopping = self.shared.stop.load(Ordering::Acquire);
-            std::mem::swap(&mut *self.shared.lock_queue(), &mut taken);
+            {
+                let mut queue = self.shared.lock_queue();
+                std::mem::swap(&mut queue.docs, &mut taken);
+                queue.bytes = 0;
+            }
             let n = taken.len() as u64;
             for doc in taken.drain(..) {
-                let size = doc.estimated_size() as u64;
-                self.shared.queued_bytes.fetch_sub(size, Ordering::Relaxed);
                 let mut docs = 0u64;
                 let result = encoder.encode(doc, &mut |buf: &mut Vec<u8>| {
                     std::mem::swap(buf, &mut batch[used]);
@@ -250,7 +276,7 @@ impl Worker {
             if n > 0 {
                 self.shared.mark_handled(n);
             }
-            if stopping && self.shared.lock_queue().is_empty() {
+            if stopping && self.shared.lock_queue().docs.is_empty() {
                 log_event!(Debug, "X-Ray emitter thread stopping");
                 return;
             }

@@ -35,6 +35,9 @@ pub enum Namespace {
 
 /// A segment or subsegment document.
 ///
+/// The blocks most documents lack (`cause`, `aws`, `sql`) are boxed, so that a document moves
+/// cheaply through the emitter's queue.
+///
 /// ```
 /// use xray_core::{EntityId, SegmentDocument, Timestamp, TraceId};
 /// let mut doc = SegmentDocument::new("example.com", EntityId::new(), Timestamp::now());
@@ -81,16 +84,16 @@ pub struct SegmentDocument {
     pub throttle: bool,
     /// What caused the error or fault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<Cause>,
+    pub cause: Option<Box<Cause>>,
     /// The HTTP request and response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<Http>,
     /// SDK, sampling, resource or AWS-call information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aws: Option<Aws>,
+    pub aws: Option<Box<Aws>>,
     /// A SQL query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sql: Option<Sql>,
+    pub sql: Option<Box<Sql>>,
     /// The application's version (segments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Service>,
@@ -165,8 +168,8 @@ impl SegmentDocument {
     pub fn estimated_size(&self) -> usize {
         let mut n = 150 + self.name.len();
         n += self.http.as_ref().map_or(0, |h| h.request.as_ref().map_or(0, |r| r.estimated_size()) + 60);
-        n += self.sql.as_ref().map_or(0, Sql::estimated_size);
-        n += self.cause.as_ref().map_or(0, Cause::estimated_size);
+        n += self.sql.as_ref().map_or(0, |s| s.estimated_size());
+        n += self.cause.as_ref().map_or(0, |c| c.estimated_size());
         n += self.aws.as_ref().map_or(0, |_| 120);
         n += self.annotations.estimated_size() + self.metadata.estimated_size();
         n += self.precursor_ids.len() * 19;

@@ -1,0 +1,297 @@
+//! xray-core benchmarks, each beside a floor this file computes itself.
+//!
+//! Workload W: one segment with an http block, 2 annotations, 1 metadata entry and 3
+//! subsegments. Run with `cargo bench -p xray-benches --bench core`.
+//!
+//! Results on the project's 2-core machine (see the issue notes for the run they come from):
+//!
+//! | bench | target |
+//! |---|---|
+//! | ids/trace_id, ids/entity_id | ≤ 10 ns, ≤ 5 ns |
+//! | segment/serialize_w | ≤ 1.25 × floor/serde_plain_w |
+//! | segment/lifecycle_w | ≤ 1.5 × floor/build_and_serialize_w |
+//! | emitter/enqueue | ≤ 100 ns |
+//! | emitter/throughput | ≥ 0.8 × floor/raw_sendmmsg (time ratio ≤ 1.25) |
+//! | context/current | ≤ 15 ns |
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use serde::Serialize;
+use xray_core::{
+    AlwaysSample, Emitter, Encoder, EntityId, HttpRequest, HttpResponse, Recorder, SegmentDocument, TraceHeader,
+    TraceId, UdpEmitter,
+};
+use xray_benches::{DrainingReceiver, connected_socket, raw_send_loop, raw_sendmmsg};
+
+/// Serializes each document into a reused buffer, as the emitter thread does, then drops it.
+#[derive(Default)]
+struct SerializingNullEmitter(Mutex<Encoder>);
+
+impl Emitter for SerializingNullEmitter {
+    fn emit(&self, doc: SegmentDocument) {
+        let mut enc = self.0.lock().unwrap();
+        let _ = enc.encode(doc, &mut |buf: &mut Vec<u8>| {
+            black_box(buf.len());
+        });
+    }
+}
+
+/// Keeps the last document, to obtain W as the SDK builds it.
+#[derive(Default)]
+struct Capture(Mutex<Option<SegmentDocument>>);
+
+impl Emitter for Capture {
+    fn emit(&self, doc: SegmentDocument) {
+        *self.0.lock().unwrap() = Some(doc);
+    }
+}
+
+/// Workload W through the SDK's public API.
+fn run_w(rec: &Recorder) {
+    let seg = rec.new_segment("bench-service");
+    seg.set_http_request(HttpRequest {
+        method: Some("GET".to_owned()),
+        url: Some("https://api.example.com/users/42".to_owned()),
+        user_agent: Some("bench/1.0".to_owned()),
+        client_ip: Some("10.0.0.1".to_owned()),
+        ..HttpRequest::default()
+    });
+    seg.annotate("user_id", 42);
+    seg.annotate("tier", "gold");
+    seg.add_metadata("cart", "three items");
+    for name in ["users-db@db", "cache", "payments.example.com"] {
+        seg.begin_subsegment(name).end();
+    }
+    seg.set_http_response(HttpResponse { status: Some(200), content_length: Some(1234) });
+    seg.end();
+}
+
+fn w_document() -> SegmentDocument {
+    let capture = Arc::new(Capture::default());
+    let rec = Recorder::builder().with_sampler(AlwaysSample).with_emitter(capture.clone()).build().unwrap();
+    run_w(&rec);
+    capture.0.lock().unwrap().take().unwrap()
+}
+
+// The floor: the same document as plain serde structs.
+#[derive(Serialize)]
+struct PlainRequest {
+    method: String,
+    url: String,
+    user_agent: String,
+    client_ip: String,
+}
+#[derive(Serialize)]
+struct PlainResponse {
+    status: u16,
+    content_length: u64,
+}
+#[derive(Serialize)]
+struct PlainHttp {
+    request: PlainRequest,
+    response: PlainResponse,
+}
+#[derive(Serialize)]
+struct PlainAnnotations {
+    user_id: i64,
+    tier: String,
+}
+#[derive(Serialize)]
+struct PlainDefault {
+    cart: String,
+}
+#[derive(Serialize)]
+struct PlainMetadata {
+    default: PlainDefault,
+}
+#[derive(Serialize)]
+struct PlainSub {
+    name: String,
+    id: String,
+    start_time: f64,
+    end_time: f64,
+}
+#[derive(Serialize)]
+struct PlainXray {
+    sdk: &'static str,
+    sdk_version: &'static str,
+}
+#[derive(Serialize)]
+struct PlainAws {
+    xray: PlainXray,
+}
+#[derive(Serialize)]
+struct PlainSegment {
+    name: String,
+    id: String,
+    trace_id: String,
+    start_time: f64,
+    end_time: f64,
+    http: PlainHttp,
+    aws: PlainAws,
+    annotations: PlainAnnotations,
+    metadata: PlainMetadata,
+    subsegments: Vec<PlainSub>,
+}
+
+fn plain_w(n: u64) -> PlainSegment {
+    let t = 1_700_000_000.123456;
+    PlainSegment {
+        name: "bench-service".to_owned(),
+        id: format!("{:016x}", n | 1),
+        trace_id: format!("1-{:08x}-{:024x}", 0x6550_0000u32, u128::from(n)),
+        start_time: t,
+        end_time: t + 0.001,
+        http: PlainHttp {
+            request: PlainRequest {
+                method: "GET".to_owned(),
+                url: "https://api.example.com/users/42".to_owned(),
+                user_agent: "bench/1.0".to_owned(),
+                client_ip: "10.0.0.1".to_owned(),
+            },
+            response: PlainResponse { status: 200, content_length: 1234 },
+        },
+        aws: PlainAws { xray: PlainXray { sdk: "X-Ray for Rust", sdk_version: "0.1.0" } },
+        annotations: PlainAnnotations { user_id: 42, tier: "gold".to_owned() },
+        metadata: PlainMetadata { default: PlainDefault { cart: "three items".to_owned() } },
+        subsegments: ["users-db@db", "cache", "payments.example.com"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| PlainSub {
+                name: (*name).to_owned(),
+                id: format!("{:016x}", n + i as u64 + 2),
+                start_time: t,
+                end_time: t + 0.0005,
+            })
+            .collect(),
+    }
+}
+
+fn ids(c: &mut Criterion) {
+    c.bench_function("ids/trace_id", |b| b.iter(|| black_box(TraceId::new())));
+    c.bench_function("ids/entity_id", |b| b.iter(|| black_box(EntityId::new())));
+}
+
+fn header(c: &mut Criterion) {
+    let text = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5";
+    let mut out = String::with_capacity(256);
+    c.bench_function("header/parse_format", |b| {
+        b.iter(|| {
+            let h = TraceHeader::parse(black_box(text));
+            h.write_into(&mut out);
+            black_box(out.len())
+        })
+    });
+}
+
+fn segment(c: &mut Criterion) {
+    let doc = w_document();
+    let plain = plain_w(7);
+    let mut buf = Vec::with_capacity(4096);
+    c.bench_function("floor/serde_plain_w", |b| {
+        b.iter(|| {
+            buf.clear();
+            serde_json::to_writer(&mut buf, black_box(&plain)).unwrap();
+            black_box(buf.len())
+        })
+    });
+    c.bench_function("segment/serialize_w", |b| {
+        b.iter(|| {
+            buf.clear();
+            serde_json::to_writer(&mut buf, black_box(&doc)).unwrap();
+            black_box(buf.len())
+        })
+    });
+    let mut n = 0u64;
+    c.bench_function("floor/build_and_serialize_w", |b| {
+        b.iter(|| {
+            n += 4;
+            let p = plain_w(n);
+            buf.clear();
+            serde_json::to_writer(&mut buf, &p).unwrap();
+            black_box(buf.len())
+        })
+    });
+    let rec = Recorder::builder()
+        .with_sampler(AlwaysSample)
+        .with_emitter(SerializingNullEmitter::default())
+        .build()
+        .unwrap();
+    c.bench_function("segment/lifecycle_w", |b| b.iter(|| run_w(&rec)));
+}
+
+fn encoded_w(count: usize) -> Vec<Vec<u8>> {
+    let mut enc = Encoder::new();
+    let mut out = Vec::new();
+    for _ in 0..count {
+        enc.encode(w_document(), &mut |buf: &mut Vec<u8>| out.push(buf.clone())).unwrap();
+    }
+    out
+}
+
+fn emitter(c: &mut Criterion) {
+    let receiver = DrainingReceiver::start();
+    let udp = UdpEmitter::builder(receiver.addr()).build().unwrap();
+    let doc = w_document();
+    // Pushes are timed in rounds of 1,000; the queue is drained between rounds, untimed.
+    c.bench_function("emitter/enqueue", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let round = left.min(1_000);
+                let docs: Vec<SegmentDocument> = (0..round).map(|_| doc.clone()).collect();
+                let start = Instant::now();
+                for d in docs {
+                    udp.emit(d);
+                }
+                total += start.elapsed();
+                udp.flush(Duration::from_secs(10));
+                left -= round;
+            }
+            total
+        })
+    });
+    assert_eq!(udp.stats().dropped_queue_full, 0);
+
+    const ROUND: usize = 2_048;
+    let datagrams = encoded_w(ROUND);
+    let socket = connected_socket(receiver.addr());
+    let mut group = c.benchmark_group("emitter");
+    group.throughput(criterion::Throughput::Elements(ROUND as u64));
+    group.bench_function("floor_raw_send_loop", |b| b.iter(|| raw_send_loop(&socket, &datagrams)));
+    group.bench_function("floor_raw_sendmmsg", |b| b.iter(|| raw_sendmmsg(&socket, &datagrams)));
+    group.bench_function("throughput", |b| {
+        b.iter_batched(
+            || (0..ROUND).map(|_| doc.clone()).collect::<Vec<_>>(),
+            |docs| {
+                for d in docs {
+                    udp.emit(d);
+                }
+                assert!(udp.flush(Duration::from_secs(10)));
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+    let stats = udp.stats();
+    assert_eq!(stats.dropped_queue_full + stats.dropped_send_error, 0, "{stats:?}");
+    black_box(receiver.received());
+}
+
+fn context(c: &mut Criterion) {
+    let rec = Recorder::builder().with_sampler(AlwaysSample).with_emitter(SerializingNullEmitter::default()).build().unwrap();
+    let seg = rec.new_segment("ctx");
+    seg.in_scope(|| c.bench_function("context/current", |b| b.iter(|| black_box(xray_core::current()))));
+    seg.end();
+}
+
+fn config() -> Criterion {
+    Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! { name = benches; config = config(); targets = ids, header, segment, emitter, context }
+criterion_main!(benches);
