@@ -201,7 +201,7 @@ fn segment(c: &mut Criterion) {
     c.bench_function("segment/serialize_w", |b| {
         b.iter(|| {
             buf.clear();
-            serde_json::to_writer(&mut buf, black_box(&doc)).unwrap();
+            black_box(&doc).write_json(&mut buf).unwrap();
             black_box(buf.len())
         })
     });

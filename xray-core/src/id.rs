@@ -3,15 +3,16 @@
 //! A [`TraceId`] is `1-` + 8 hex digits of epoch seconds + `-` + 24 hex digits of randomness;
 //! an [`EntityId`] (segment, subsegment or exception id) is 16 hex digits.
 //!
-//! Generation never makes a syscall per id: trace ids take their random part from the
-//! thread's ChaCha generator (seeded from the OS, as the X-Ray guide asks trace ids to be
-//! unpredictable), entity ids from a per-thread wyrand state seeded once from that generator.
+//! Generation never makes a syscall per id: trace ids take their random part from a per-thread
+//! ChaCha8 generator (seeded from the OS, as the X-Ray guide asks trace ids to be
+//! unpredictable), entity ids from a per-thread wyrand state seeded once from the OS.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
 
-use rand::Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{Rng, SeedableRng};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -93,6 +94,9 @@ fn read_hex(hex: &[u8], out: &mut [u8], offset: usize) -> Result<(), ParseIdErro
 
 thread_local! {
     static WYRAND: Cell<u64> = Cell::new(rand::rng().next_u64());
+    /// Trace ids are visible to callers, so they come from a cryptographic generator (ChaCha8,
+    /// seeded from the OS through `rand`), kept per thread so that taking 12 bytes is cheap.
+    static TRACE_RNG: RefCell<ChaCha8Rng> = RefCell::new(ChaCha8Rng::from_rng(&mut rand::rng()));
 }
 
 /// The next value of this thread's wyrand generator: fast, well mixed, not cryptographic.
@@ -117,7 +121,12 @@ impl TraceId {
     #[inline]
     pub fn with_epoch(epoch: u32) -> Self {
         let mut random = [0u8; 12];
-        rand::rng().fill_bytes(&mut random);
+        let (hi, lo) = TRACE_RNG.with(|rng| match rng.try_borrow_mut() {
+            Ok(mut rng) => (rng.next_u64(), rng.next_u32()),
+            Err(_) => (rand::rng().next_u64(), rand::rng().next_u32()),
+        });
+        random[..8].copy_from_slice(&hi.to_le_bytes());
+        random[8..].copy_from_slice(&lo.to_le_bytes());
         Self { epoch, random }
     }
 

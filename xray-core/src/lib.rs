@@ -62,6 +62,7 @@ pub(crate) mod log;
 pub mod model;
 mod recorder;
 pub mod sampling;
+mod sys;
 mod time;
 
 pub use config::{Config, ConfigError, ContextMissing, DaemonAddress, ParseAddressError};

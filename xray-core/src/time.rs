@@ -20,8 +20,7 @@ impl Timestamp {
     /// The current wall-clock time.
     #[inline]
     pub fn now() -> Self {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        Self(since.as_micros() as u64)
+        Self(crate::sys::now_micros())
     }
 
     /// A timestamp from microseconds since the epoch.
@@ -75,20 +74,8 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 /// Seconds since the epoch, for trace ids; a coarse clock is precise enough there.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
 pub(crate) fn epoch_seconds() -> u32 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME_COARSE is always available on
-    // Linux and clock_gettime writes nothing else.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    if rc == 0 { ts.tv_sec as u32 } else { (Timestamp::now().as_micros() / 1_000_000) as u32 }
-}
-
-/// Seconds since the epoch, for trace ids.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn epoch_seconds() -> u32 {
-    (Timestamp::now().as_micros() / 1_000_000) as u32
+    crate::sys::epoch_seconds()
 }
 
 #[cfg(test)]

@@ -79,6 +79,15 @@ fn json_len(value: &impl Serialize) -> usize {
     }
 }
 
+/// The length of a document's JSON as the emitters write it.
+fn doc_len(doc: &SegmentDocument) -> usize {
+    let mut scratch = Vec::new();
+    match doc.write_json(&mut scratch) {
+        Ok(()) => scratch.len(),
+        Err(_) => 0,
+    }
+}
+
 impl Encoder {
     /// An encoder for the daemon's 64,000-byte limit.
     pub fn new() -> Self {
@@ -102,7 +111,14 @@ impl Encoder {
         Ok(report)
     }
 
-    fn write(&mut self, value: &impl Serialize) -> Result<usize, serde_json::Error> {
+    fn write(&mut self, doc: &SegmentDocument) -> Result<usize, serde_json::Error> {
+        self.buf.clear();
+        self.buf.extend_from_slice(DAEMON_HEADER);
+        doc.write_json(&mut self.buf).map_err(serde_json::Error::io)?;
+        Ok(self.buf.len() - DAEMON_HEADER.len())
+    }
+
+    fn write_value(&mut self, value: &Value) -> Result<usize, serde_json::Error> {
         self.buf.clear();
         self.buf.extend_from_slice(DAEMON_HEADER);
         serde_json::to_writer(&mut self.buf, value)?;
@@ -123,7 +139,7 @@ impl Encoder {
         if doc.subsegments.is_empty() {
             report.truncated = true;
             let value = truncate_to_fit(doc, self.max)?;
-            self.write(&value)?;
+            self.write_value(&value)?;
             report.datagrams += 1;
             out(&mut self.buf);
             return Ok(());
@@ -131,10 +147,10 @@ impl Encoder {
         report.split = true;
         let children = std::mem::take(&mut doc.subsegments);
         // Room left for embedded children once the bare document and `"subsegments":[]` are in.
-        let mut room = self.max.saturating_sub(json_len(doc) + 17);
+        let mut room = self.max.saturating_sub(doc_len(doc) + 17);
         let mut detached = Vec::new();
         for child in children {
-            let len = json_len(&child) + 1;
+            let len = doc_len(&child) + 1;
             if len <= room {
                 room -= len;
                 doc.subsegments.push(child);

@@ -12,7 +12,6 @@ use crate::model::SegmentDocument;
 mod encode;
 #[cfg(feature = "test-util")]
 mod memory;
-mod sys;
 mod udp;
 
 pub use encode::{DAEMON_HEADER, Encoder, MAX_DOCUMENT_BYTES, TRUNCATION_MARKER};

@@ -13,11 +13,11 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use super::encode::Encoder;
-use super::sys::{MAX_BATCH, send_batch};
 use super::{Counters, Emitter, EmitterStats};
 use crate::error::BuildError;
 use crate::log::{log_event, log_limited};
 use crate::model::SegmentDocument;
+use crate::sys::{MAX_BATCH, send_batch};
 
 /// Configures a [`UdpEmitter`].
 #[derive(Debug, Clone)]

@@ -120,6 +120,10 @@ fn is_key_char(c: char) -> bool {
 
 /// Cuts `s` to at most `max` characters.
 pub(crate) fn truncate_chars(s: &mut String, max: usize) -> bool {
+    // A string has at least as many bytes as characters.
+    if s.len() <= max {
+        return false;
+    }
     match s.char_indices().nth(max) {
         Some((at, _)) => {
             s.truncate(at);
@@ -144,12 +148,13 @@ impl Annotations {
         if key.is_empty() {
             return AnnotationOutcome::Invalid;
         }
-        let key: std::borrow::Cow<'_, str> = if key.len() <= MAX_KEY_LEN && key.chars().all(is_key_char) {
-            key.into()
-        } else {
-            rewritten = true;
-            key.chars().take(MAX_KEY_LEN).map(|c| if is_key_char(c) { c } else { '_' }).collect::<String>().into()
-        };
+        let key: std::borrow::Cow<'_, str> =
+            if key.len() <= MAX_KEY_LEN && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                key.into()
+            } else {
+                rewritten = true;
+                key.chars().take(MAX_KEY_LEN).map(|c| if is_key_char(c) { c } else { '_' }).collect::<String>().into()
+            };
         if let Some(slot) = self.0.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = value;
         } else if self.0.len() >= MAX_ANNOTATIONS {

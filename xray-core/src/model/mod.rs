@@ -9,6 +9,7 @@ mod aws;
 mod cause;
 mod document;
 mod http;
+mod json;
 mod metadata;
 mod sql;
 

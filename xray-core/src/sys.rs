@@ -1,4 +1,8 @@
-//! Sending a batch of datagrams in one system call (`sendmmsg` on Linux, a loop elsewhere).
+//! The crate's only unsafe code: system calls the standard library does not offer.
+//!
+//! - `sendmmsg`, to hand the kernel a batch of datagrams in one call (a loop elsewhere);
+//! - `clock_gettime`, to read the wall clock without `SystemTime`'s `Duration` detour, and the
+//!   coarse clock for trace-id seconds.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -43,4 +47,41 @@ pub(crate) fn send_batch(socket: &UdpSocket, bufs: &[Vec<u8>]) -> (usize, Option
         }
     }
     (bufs.len().min(MAX_BATCH), None)
+}
+
+/// Microseconds since the epoch from `CLOCK_REALTIME`.
+#[cfg(target_os = "linux")]
+pub(crate) fn now_micros() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } == 0 && ts.tv_sec >= 0 {
+        ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+    } else {
+        0
+    }
+}
+
+/// Microseconds since the epoch.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn now_micros() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Seconds since the epoch from the coarse clock (a few milliseconds behind at most).
+#[cfg(target_os = "linux")]
+pub(crate) fn epoch_seconds() -> u32 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME_COARSE exists on Linux.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+        ts.tv_sec as u32
+    } else {
+        (now_micros() / 1_000_000) as u32
+    }
+}
+
+/// Seconds since the epoch.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn epoch_seconds() -> u32 {
+    (now_micros() / 1_000_000) as u32
 }

@@ -1,0 +1,427 @@
+//! A direct JSON writer for [`SegmentDocument`], used by the emitters.
+//!
+//! It writes the same JSON as the derived `Serialize` implementation (the same keys, in the
+//! same order, the same values), but faster: keys are byte literals, ids are written as hex
+//! without an escaping pass, times as fixed-point microseconds without float formatting, and
+//! strings are copied in runs between the rare characters JSON must escape. Dynamic values
+//! (metadata, `aws` resource blocks, causes) still go through `serde_json`.
+
+use std::io;
+
+use serde::Serialize;
+
+use super::{AnnotationValue, Aws, Http, SegmentDocument, Sql};
+use crate::time::Timestamp;
+
+/// Bytes that must be escaped inside a JSON string: control characters, `"` and `\`.
+const fn escape_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+}
+static ESCAPE: [bool; 256] = escape_table();
+
+/// Writes `s` as a JSON string.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !ESCAPE[b as usize] {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+const fn digit_pairs() -> [[u8; 2]; 100] {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+}
+static PAIRS: [[u8; 2]; 100] = digit_pairs();
+
+/// Writes an unsigned integer in decimal, two digits per step.
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while n >= 100 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[n as usize]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn write_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, n.unsigned_abs());
+}
+
+/// Writes seconds with six decimals: exact to the microsecond, no float formatting.
+fn write_time(out: &mut Vec<u8>, t: Timestamp) {
+    let micros = t.as_micros();
+    write_u64(out, micros / 1_000_000);
+    let frac = (micros % 1_000_000) as usize;
+    let [a, b, c] = [frac / 10_000, frac / 100 % 100, frac % 100].map(|p| PAIRS[p]);
+    out.extend_from_slice(&[b'.', a[0], a[1], b[0], b[1], c[0], c[1]]);
+}
+
+/// Writes a value through serde_json (for dynamic and rare parts).
+fn write_serde(out: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)
+}
+
+/// Writes `,"key":` (or `"key":` for the first field of an object).
+struct Fields<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, first: true }
+    }
+
+    /// `key` must be a JSON-safe literal including its quotes, such as `b"\"name\""`.
+    fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(key);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn str(&mut self, key: &[u8], value: &Option<impl AsRef<str>>) {
+        if let Some(v) = value {
+            let out = self.key(key);
+            write_str(out, v.as_ref());
+        }
+    }
+
+    fn flag(&mut self, key: &[u8], value: bool) {
+        if value {
+            self.key(key).extend_from_slice(b"true");
+        }
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+fn write_http(out: &mut Vec<u8>, http: &Http) {
+    let mut f = Fields::open(out);
+    if let Some(r) = &http.request {
+        let out = f.key(b"\"request\"");
+        let mut g = Fields::open(out);
+        g.str(b"\"method\"", &r.method);
+        g.str(b"\"url\"", &r.url);
+        g.str(b"\"user_agent\"", &r.user_agent);
+        g.str(b"\"client_ip\"", &r.client_ip);
+        g.flag(b"\"x_forwarded_for\"", r.x_forwarded_for);
+        g.flag(b"\"traced\"", r.traced);
+        g.close();
+    }
+    if let Some(r) = &http.response {
+        let out = f.key(b"\"response\"");
+        let mut g = Fields::open(out);
+        if let Some(s) = r.status {
+            write_u64(g.key(b"\"status\""), u64::from(s));
+        }
+        if let Some(n) = r.content_length {
+            write_u64(g.key(b"\"content_length\""), n);
+        }
+        g.close();
+    }
+    f.close();
+}
+
+fn write_aws(out: &mut Vec<u8>, aws: &Aws) -> io::Result<()> {
+    let mut f = Fields::open(out);
+    if let Some(x) = &aws.xray {
+        let out = f.key(b"\"xray\"");
+        let mut g = Fields::open(out);
+        g.str(b"\"sdk\"", &x.sdk);
+        g.str(b"\"sdk_version\"", &x.sdk_version);
+        g.str(b"\"sampling_rule_name\"", &x.sampling_rule_name);
+        g.close();
+    }
+    f.str(b"\"account_id\"", &aws.account_id);
+    f.str(b"\"operation\"", &aws.operation);
+    f.str(b"\"region\"", &aws.region);
+    f.str(b"\"request_id\"", &aws.request_id);
+    for (k, v) in &aws.other {
+        if !f.first {
+            f.out.push(b',');
+        }
+        f.first = false;
+        write_str(f.out, k);
+        f.out.push(b':');
+        write_serde(f.out, v)?;
+    }
+    f.close();
+    Ok(())
+}
+
+fn write_sql(out: &mut Vec<u8>, sql: &Sql) {
+    let mut f = Fields::open(out);
+    f.str(b"\"url\"", &sql.url);
+    f.str(b"\"connection_string\"", &sql.connection_string);
+    f.str(b"\"sanitized_query\"", &sql.sanitized_query);
+    f.str(b"\"database_type\"", &sql.database_type);
+    f.str(b"\"database_version\"", &sql.database_version);
+    f.str(b"\"driver_version\"", &sql.driver_version);
+    f.str(b"\"user\"", &sql.user);
+    f.str(b"\"preparation\"", &sql.preparation);
+    f.close();
+}
+
+fn write_hex_id(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+}
+
+/// Appends `doc` as JSON to `out`.
+pub(crate) fn write_document(out: &mut Vec<u8>, doc: &SegmentDocument) -> io::Result<()> {
+    let mut f = Fields::open(out);
+    write_str(f.key(b"\"name\""), &doc.name);
+    write_hex_id(f.key(b"\"id\""), &doc.id.to_bytes());
+    if let Some(t) = &doc.trace_id {
+        write_hex_id(f.key(b"\"trace_id\""), &t.to_bytes());
+    }
+    if let Some(p) = &doc.parent_id {
+        write_hex_id(f.key(b"\"parent_id\""), &p.to_bytes());
+    }
+    write_time(f.key(b"\"start_time\""), doc.start_time);
+    if let Some(t) = doc.end_time {
+        write_time(f.key(b"\"end_time\""), t);
+    }
+    f.flag(b"\"in_progress\"", doc.in_progress);
+    if doc.kind.is_some() {
+        f.key(b"\"type\"").extend_from_slice(b"\"subsegment\"");
+    }
+    if let Some(ns) = &doc.namespace {
+        let text: &[u8] = match ns {
+            super::Namespace::Aws => b"\"aws\"",
+            super::Namespace::Remote => b"\"remote\"",
+        };
+        f.key(b"\"namespace\"").extend_from_slice(text);
+    }
+    f.flag(b"\"error\"", doc.error);
+    f.flag(b"\"fault\"", doc.fault);
+    f.flag(b"\"throttle\"", doc.throttle);
+    if let Some(cause) = &doc.cause {
+        write_serde(f.key(b"\"cause\""), cause)?;
+    }
+    if let Some(http) = &doc.http {
+        write_http(f.key(b"\"http\""), http);
+    }
+    if let Some(aws) = &doc.aws {
+        write_aws(f.key(b"\"aws\""), aws)?;
+    }
+    if let Some(sql) = &doc.sql {
+        write_sql(f.key(b"\"sql\""), sql);
+    }
+    if let Some(service) = &doc.service {
+        let mut g = Fields::open(f.key(b"\"service\""));
+        g.str(b"\"version\"", &service.version);
+        g.close();
+    }
+    f.str(b"\"origin\"", &doc.origin);
+    f.str(b"\"user\"", &doc.user);
+    f.str(b"\"resource_arn\"", &doc.resource_arn);
+    if !doc.precursor_ids.is_empty() {
+        let out = f.key(b"\"precursor_ids\"");
+        out.push(b'[');
+        for (i, id) in doc.precursor_ids.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_hex_id(out, &id.to_bytes());
+        }
+        out.push(b']');
+    }
+    if !doc.annotations.is_empty() {
+        let out = f.key(b"\"annotations\"");
+        out.push(b'{');
+        for (i, (k, v)) in doc.annotations.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, k);
+            out.push(b':');
+            match v {
+                AnnotationValue::Bool(true) => out.extend_from_slice(b"true"),
+                AnnotationValue::Bool(false) => out.extend_from_slice(b"false"),
+                AnnotationValue::Int(n) => write_i64(out, *n),
+                AnnotationValue::UInt(n) => write_u64(out, *n),
+                AnnotationValue::Float(x) => write_serde(out, x)?,
+                AnnotationValue::String(s) => write_str(out, s),
+            }
+        }
+        out.push(b'}');
+    }
+    if !doc.metadata.is_empty() {
+        write_serde(f.key(b"\"metadata\""), &doc.metadata)?;
+    }
+    if !doc.subsegments.is_empty() {
+        let out = f.key(b"\"subsegments\"");
+        out.push(b'[');
+        for (i, sub) in doc.subsegments.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_document(out, sub)?;
+        }
+        out.push(b']');
+    }
+    f.close();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::id::{EntityId, TraceId};
+    use crate::model::{Cause, DocumentType, Exception, HttpRequest, HttpResponse, Namespace, Service, XraySdk};
+
+    fn fast(doc: &SegmentDocument) -> Value {
+        let mut out = Vec::new();
+        write_document(&mut out, doc).unwrap();
+        serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)))
+    }
+
+    #[test]
+    fn strings_escape_like_serde_json() {
+        for s in ["plain", "quo\"te", "back\\slash", "new\nline\r\t", "\u{1}\u{1f}\u{7f}", "ünï 🎉", ""] {
+            let mut out = Vec::new();
+            write_str(&mut out, s);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+        }
+        let mut out = Vec::new();
+        write_i64(&mut out, i64::MIN);
+        out.push(b' ');
+        write_u64(&mut out, u64::MAX);
+        assert_eq!(out, format!("{} {}", i64::MIN, u64::MAX).into_bytes());
+    }
+
+    #[test]
+    fn same_json_as_serde_for_every_field() {
+        let mut doc =
+            SegmentDocument::new("svc \"quoted\"", EntityId::new(), Timestamp::from_micros(1_700_000_000_000_001));
+        doc.trace_id = Some(TraceId::new());
+        doc.parent_id = Some(EntityId::new());
+        doc.end_time = Some(Timestamp::from_micros(1_700_000_000_500_000));
+        doc.namespace = Some(Namespace::Remote);
+        doc.error = true;
+        doc.fault = true;
+        doc.throttle = true;
+        doc.cause = Some(Box::new(Cause::Details(crate::model::CauseDetails {
+            working_directory: Some("/srv".into()),
+            paths: vec![],
+            exceptions: vec![Exception::new("E", "m").remote(true)],
+        })));
+        doc.http = Some(Http {
+            request: Some(HttpRequest {
+                method: Some("GET".into()),
+                url: Some("http://h/p".into()),
+                user_agent: Some("ua".into()),
+                client_ip: Some("1.2.3.4".into()),
+                x_forwarded_for: true,
+                traced: true,
+            }),
+            response: Some(HttpResponse { status: Some(503), content_length: Some(7) }),
+        });
+        let mut other = serde_json::Map::new();
+        other.insert("ecs".into(), json!({"container": "c1"}));
+        doc.aws = Some(Box::new(Aws {
+            xray: Some(XraySdk { sampling_rule_name: Some("r1".into()), ..XraySdk::this_sdk() }),
+            account_id: Some("123".into()),
+            operation: Some("GetItem".into()),
+            region: Some("eu-west-1".into()),
+            request_id: Some("req".into()),
+            other,
+        }));
+        doc.sql = Some(Box::new(Sql {
+            url: Some("postgres://h/db".into()),
+            sanitized_query: Some("SELECT $1".into()),
+            preparation: Some("statement".into()),
+            ..Sql::default()
+        }));
+        doc.service = Some(Service { version: Some("1.0".into()) });
+        doc.origin = Some("AWS::EC2::Instance".into());
+        doc.user = Some("u".into());
+        doc.resource_arn = Some("arn:aws:x".into());
+        doc.precursor_ids = vec![EntityId::new(), EntityId::new()];
+        doc.annotations.insert("b", true.into());
+        doc.annotations.insert("i", (-5).into());
+        doc.annotations.insert("u", u64::MAX.into());
+        doc.annotations.insert("f", 0.25.into());
+        doc.annotations.insert("s", "x\ny".into());
+        doc.metadata.insert("default", "k", json!({"nested": [1, "two", null]}));
+        let mut child = SegmentDocument::new("child", EntityId::new(), Timestamp::from_micros(1_700_000_000_100_000));
+        child.kind = Some(DocumentType::Subsegment);
+        child.in_progress = true;
+        child.namespace = Some(Namespace::Aws);
+        doc.subsegments.push(child.clone());
+        doc.subsegments.push(child);
+        assert_eq!(fast(&doc), serde_json::to_value(&doc).unwrap());
+        let minimal = SegmentDocument::new("m", EntityId::new(), Timestamp::from_micros(0));
+        assert_eq!(fast(&minimal), serde_json::to_value(&minimal).unwrap());
+    }
+
+    #[test]
+    fn times_are_exact_microseconds() {
+        let mut out = Vec::new();
+        write_time(&mut out, Timestamp::from_micros(1_480_615_200_010_001));
+        assert_eq!(out, b"1480615200.010001");
+        out.clear();
+        write_time(&mut out, Timestamp::from_micros(5));
+        assert_eq!(out, b"0.000005");
+    }
+}
