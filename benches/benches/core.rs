@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde::Serialize;
+use xray_benches::{DrainingReceiver, connected_socket, raw_send_loop, raw_sendmmsg};
 use xray_core::{
     AlwaysSample, Emitter, Encoder, EntityId, HttpRequest, HttpResponse, Recorder, SegmentDocument, TraceHeader,
     TraceId, UdpEmitter,
 };
-use xray_benches::{DrainingReceiver, connected_socket, raw_send_loop, raw_sendmmsg};
 
 /// Serializes each document into a reused buffer, as the emitter thread does, then drops it.
 #[derive(Default)]
@@ -176,7 +176,8 @@ fn ids(c: &mut Criterion) {
 }
 
 fn header(c: &mut Criterion) {
-    let text = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5";
+    let text =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5";
     let mut out = String::with_capacity(256);
     c.bench_function("header/parse_format", |b| {
         b.iter(|| {
@@ -215,11 +216,8 @@ fn segment(c: &mut Criterion) {
             black_box(buf.len())
         })
     });
-    let rec = Recorder::builder()
-        .with_sampler(AlwaysSample)
-        .with_emitter(SerializingNullEmitter::default())
-        .build()
-        .unwrap();
+    let rec =
+        Recorder::builder().with_sampler(AlwaysSample).with_emitter(SerializingNullEmitter::default()).build().unwrap();
     c.bench_function("segment/lifecycle_w", |b| b.iter(|| run_w(&rec)));
 }
 
@@ -283,7 +281,8 @@ fn emitter(c: &mut Criterion) {
 }
 
 fn context(c: &mut Criterion) {
-    let rec = Recorder::builder().with_sampler(AlwaysSample).with_emitter(SerializingNullEmitter::default()).build().unwrap();
+    let rec =
+        Recorder::builder().with_sampler(AlwaysSample).with_emitter(SerializingNullEmitter::default()).build().unwrap();
     let seg = rec.new_segment("ctx");
     seg.in_scope(|| c.bench_function("context/current", |b| b.iter(|| black_box(xray_core::current()))));
     seg.end();

@@ -63,10 +63,8 @@ pub fn connected_socket(addr: SocketAddr) -> UdpSocket {
 pub fn raw_sendmmsg(socket: &UdpSocket, datagrams: &[Vec<u8>]) {
     use std::os::fd::AsRawFd;
     for chunk in datagrams.chunks(128) {
-        let mut iov: Vec<libc::iovec> = chunk
-            .iter()
-            .map(|d| libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() })
-            .collect();
+        let mut iov: Vec<libc::iovec> =
+            chunk.iter().map(|d| libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() }).collect();
         // SAFETY: all-zero mmsghdr values are valid; each is pointed at one live iovec below.
         let mut msgs: Vec<libc::mmsghdr> = (0..chunk.len()).map(|_| unsafe { std::mem::zeroed() }).collect();
         for (m, v) in msgs.iter_mut().zip(iov.iter_mut()) {

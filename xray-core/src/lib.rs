@@ -83,5 +83,7 @@ pub use model::{
     sanitize_name,
 };
 pub use recorder::{DEFAULT_STREAMING_THRESHOLD, Recorder, RecorderBuilder, RecorderGuard};
-pub use sampling::{AlwaysSample, LocalSampler, NeverSample, Sampler, SamplingDecision, SamplingRequest};
+pub use sampling::{
+    AlwaysSample, CentralizedSampler, LocalRules, LocalSampler, NeverSample, Sampler, SamplingDecision, SamplingRequest,
+};
 pub use time::Timestamp;

@@ -12,7 +12,7 @@ use crate::header::{SamplingFlag, TraceHeader};
 use crate::id::{EntityId, TraceId};
 use crate::log::{log_event, set_log_level};
 use crate::model::{Aws, SegmentDocument, Service, XraySdk};
-use crate::sampling::{LocalSampler, Sampler, SamplingRequest};
+use crate::sampling::{LocalRules, Sampler, SamplingRequest, default_sampler};
 use crate::time::Timestamp;
 
 /// Once a trace keeps this many bytes of finished subsegments in memory, further finished
@@ -173,8 +173,11 @@ impl Recorder {
         doc.parent_id = parent_id;
         let mut xray = XraySdk::this_sdk();
         xray.sampling_rule_name = rule_name.map(|r| r.to_string());
-        doc.aws =
-            Some(Box::new(Aws { xray: Some(xray), other: self.inner.resource.clone().unwrap_or_default(), ..Aws::default() }));
+        doc.aws = Some(Box::new(Aws {
+            xray: Some(xray),
+            other: self.inner.resource.clone().unwrap_or_default(),
+            ..Aws::default()
+        }));
         doc.origin.clone_from(&self.inner.origin);
         if let Some(version) = &self.inner.service_version {
             doc.service = Some(Service { version: Some(version.clone()) });
@@ -197,6 +200,8 @@ pub struct RecorderBuilder {
     service_name: Option<String>,
     emitter: Option<Arc<dyn Emitter>>,
     sampler: Option<Arc<dyn Sampler>>,
+    sampling_rules: Option<LocalRules>,
+    centralized_sampling: bool,
     origin: Option<String>,
     service_version: Option<String>,
     resource: Option<serde_json::Map<String, serde_json::Value>>,
@@ -211,6 +216,8 @@ impl RecorderBuilder {
             service_name: None,
             emitter: None,
             sampler: None,
+            sampling_rules: None,
+            centralized_sampling: true,
             origin: None,
             service_version: None,
             resource: None,
@@ -236,7 +243,11 @@ impl RecorderBuilder {
         self
     }
 
-    /// Who decides what to record. Defaults to [`LocalSampler`]'s default rule (1/s + 5 %).
+    /// Who decides what to record; overrides the sampling rules and centralized sampling.
+    /// Defaults to a [`CentralizedSampler`](crate::sampling::CentralizedSampler) asking the
+    /// daemon's TCP address, with the [sampling rules](Self::with_sampling_rules) as its
+    /// fallback (a [`LocalSampler`](crate::sampling::LocalSampler) when the SDK is disabled or
+    /// centralized sampling is off).
     pub fn with_sampler(mut self, sampler: impl Sampler) -> Self {
         self.sampler = Some(Arc::new(sampler));
         self
@@ -245,6 +256,20 @@ impl RecorderBuilder {
     /// Same as [`with_sampler`](Self::with_sampler) for a shared sampler.
     pub fn with_shared_sampler(mut self, sampler: Arc<dyn Sampler>) -> Self {
         self.sampler = Some(sampler);
+        self
+    }
+
+    /// The local sampling rules: the fallback of centralized sampling, or the rules themselves
+    /// when it is off. Defaults to X-Ray's default rule (one request per second, then 5 %).
+    pub fn with_sampling_rules(mut self, rules: LocalRules) -> Self {
+        self.sampling_rules = Some(rules);
+        self
+    }
+
+    /// Whether the default sampler fetches rules and quotas from X-Ray through the daemon.
+    /// Defaults to on.
+    pub fn with_centralized_sampling(mut self, enabled: bool) -> Self {
+        self.centralized_sampling = enabled;
         self
     }
 
@@ -307,11 +332,15 @@ impl RecorderBuilder {
         };
         let service_name =
             self.service_name.or_else(|| self.config.tracing_name.clone()).unwrap_or_else(|| "service".to_owned());
+        let sampler = self.sampler.unwrap_or_else(|| {
+            let rules = self.sampling_rules.unwrap_or_default();
+            default_sampler(self.config.daemon_address.tcp, self.config.enabled, self.centralized_sampling, rules)
+        });
         Ok(Recorder {
             inner: Arc::new(Inner {
                 service_name,
                 emitter,
-                sampler: self.sampler.unwrap_or_else(|| Arc::new(LocalSampler::default())),
+                sampler,
                 origin: self.origin,
                 service_version: self.service_version,
                 resource: self.resource,
