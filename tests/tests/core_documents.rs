@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use xray_core::{
-    AlwaysSample, Emitter, Exception, HttpRequest, HttpResponse, MemoryEmitter, Namespace, NeverSample, Recorder, SamplingFlag,
-    SamplingRequest, Sql, TraceFutureExt, TraceHeader,
+    AlwaysSample, Emitter, Exception, HttpRequest, HttpResponse, MemoryEmitter, Namespace, NeverSample, Recorder,
+    SamplingFlag, SamplingRequest, Sql, TraceFutureExt, TraceHeader,
 };
 use xray_tests::assert_valid;
 
@@ -34,7 +34,8 @@ impl std::error::Error for Boom {}
 async fn a_fully_populated_segment_is_valid_and_complete() {
     let emitter = Arc::new(MemoryEmitter::new());
     let rec = recorder(&emitter);
-    let incoming = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1");
+    let incoming =
+        TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1");
     let segment = rec.begin_segment("ignored-when-tracing-name-unset", Some(&incoming), &SamplingRequest::default());
     async {
         let cur = xray_core::current();

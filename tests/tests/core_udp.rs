@@ -160,7 +160,8 @@ fn flush_delivers_everything_queued_despite_a_long_timer() {
 fn dropping_the_emitter_sends_what_is_queued() {
     let daemon = FakeDaemon::start();
     {
-        let emitter = UdpEmitter::builder(daemon.addr()).with_flush_interval(Duration::from_secs(3600)).build().unwrap();
+        let emitter =
+            UdpEmitter::builder(daemon.addr()).with_flush_interval(Duration::from_secs(3600)).build().unwrap();
         let rec = Recorder::builder().with_sampler(AlwaysSample).with_emitter(emitter).build().unwrap();
         rec.new_segment("last-words").end();
         assert_eq!(rec.stats().enqueued, 1);
