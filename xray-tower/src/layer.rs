@@ -1,0 +1,119 @@
+//! [`XrayLayer`]: the layer that traces every incoming request.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+use xray_core::Recorder;
+
+use crate::naming::FixedName;
+use crate::service::{Settings, XrayService};
+
+/// Traces every request through the wrapped service: one segment per request, continuing the
+/// caller's trace from `X-Amzn-Trace-Id`, in context for the handler and everything it awaits,
+/// ended when the response body has been sent.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use xray_tower::{DynamicNaming, XrayLayer};
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(XrayLayer::new("hello-service").with_naming(DynamicNaming::new("*.example.com", "hello-service")));
+/// # let _ = app;
+/// ```
+///
+/// Without [`with_recorder`](Self::with_recorder) the layer uses the recorder installed with
+/// [`RecorderBuilder::install`](xray_core::RecorderBuilder::install), looked up on each
+/// request; while none is installed, or when the SDK is disabled, requests pass through
+/// untouched.
+#[derive(Debug, Clone)]
+pub struct XrayLayer<N = FixedName, Q = ()> {
+    pub(crate) settings: Settings<N, Q>,
+}
+
+impl XrayLayer {
+    /// A layer naming every segment `name` (unless `AWS_XRAY_TRACING_NAME` is set).
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            settings: Settings {
+                namer: FixedName::new(name),
+                on_request: (),
+                recorder: None,
+                keep_query: false,
+                #[cfg(feature = "axum")]
+                record_route: false,
+            },
+        }
+    }
+}
+
+impl<N, Q> XrayLayer<N, Q> {
+    /// Records with `recorder`. Defaults to the global recorder, looked up on each request.
+    #[must_use]
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.settings.recorder = Some(recorder);
+        self
+    }
+
+    /// Names segments with `namer`: a [`FixedName`], a [`DynamicNaming`](crate::DynamicNaming)
+    /// or a closure. Defaults to the fixed name given to [`new`](XrayLayer::new).
+    #[must_use]
+    pub fn with_naming<N2>(self, namer: N2) -> XrayLayer<N2, Q> {
+        let s = self.settings;
+        XrayLayer {
+            settings: Settings {
+                namer,
+                on_request: s.on_request,
+                recorder: s.recorder,
+                keep_query: s.keep_query,
+                #[cfg(feature = "axum")]
+                record_route: s.record_route,
+            },
+        }
+    }
+
+    /// Calls `hook` for each sampled request, to record more on its segment (see
+    /// [`OnRequest`](crate::OnRequest)). Defaults to `()`, which records nothing more.
+    #[must_use]
+    pub fn with_on_request<Q2>(self, hook: Q2) -> XrayLayer<N, Q2> {
+        let s = self.settings;
+        XrayLayer {
+            settings: Settings {
+                namer: s.namer,
+                on_request: hook,
+                recorder: s.recorder,
+                keep_query: s.keep_query,
+                #[cfg(feature = "axum")]
+                record_route: s.record_route,
+            },
+        }
+    }
+
+    /// Keeps the query string in `http.request.url` (it may hold personal data or tokens).
+    /// Defaults to `false`.
+    #[must_use]
+    pub fn with_query_in_url(mut self, keep: bool) -> Self {
+        self.settings.keep_query = keep;
+        self
+    }
+
+    /// Records axum's `MatchedPath` (such as `/users/{id}`) as the annotation `route`, which
+    /// makes traces searchable by route. The path is only known when the layer is added with
+    /// `Router::layer` or `Router::route_layer`, not around the whole router. Defaults to
+    /// `false`.
+    #[cfg(feature = "axum")]
+    #[must_use]
+    pub fn with_route_annotation(mut self, record: bool) -> Self {
+        self.settings.record_route = record;
+        self
+    }
+}
+
+impl<S, N: Clone, Q: Clone> Layer<S> for XrayLayer<N, Q> {
+    type Service = XrayService<S, N, Q>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        XrayService::new(inner, Arc::new(self.settings.clone()))
+    }
+}

@@ -1,0 +1,92 @@
+//! The `X-Amzn-Trace-Id` header on the wire: read from requests, answered on responses,
+//! injected into outgoing calls.
+
+use http::header::Entry;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use xray_core::header::HEADER_NAME_LOWER;
+use xray_core::{Entity, TraceHeader, TraceId};
+
+/// The header's name, for inserting (lookups take the `&str`).
+fn name() -> HeaderName {
+    HeaderName::from_static(HEADER_NAME_LOWER)
+}
+
+/// The caller's header, if it sent one; a header that does not parse yields one without a
+/// root, which starts a new trace.
+pub(crate) fn incoming(headers: &HeaderMap) -> Option<TraceHeader> {
+    headers.get(HEADER_NAME_LOWER).map(|v| TraceHeader::parse_bytes(v.as_bytes()))
+}
+
+/// `Root=…` plus, when the caller asked with `Sampled=?`, `;Sampled=1|0`: formatted on the
+/// stack, so the only allocation is the header value's own.
+pub(crate) fn response_value(trace_id: TraceId, answer: Option<bool>) -> Option<HeaderValue> {
+    const ROOT: &[u8] = b"Root=";
+    const SAMPLED: &[u8] = b";Sampled=";
+    let mut buf = [0u8; 5 + 35 + 9 + 1];
+    let mut len = 0;
+    for part in [ROOT, &trace_id.to_bytes()[..]] {
+        buf[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    if let Some(sampled) = answer {
+        buf[len..len + SAMPLED.len()].copy_from_slice(SAMPLED);
+        len += SAMPLED.len();
+        buf[len] = if sampled { b'1' } else { b'0' };
+        len += 1;
+    }
+    HeaderValue::from_bytes(&buf[..len]).ok()
+}
+
+/// Adds the response header unless the service already set one (one lookup either way).
+pub(crate) fn answer(headers: &mut HeaderMap, trace_id: TraceId, answer: Option<bool>) {
+    if let Entry::Vacant(slot) = headers.entry(name())
+        && let Some(value) = response_value(trace_id, answer)
+    {
+        slot.insert(value);
+    }
+}
+
+/// Adds `entity`'s downstream header to an outgoing request, unless the caller set one.
+pub(crate) fn inject(headers: &mut HeaderMap, entity: &Entity) {
+    if headers.contains_key(HEADER_NAME_LOWER) {
+        return;
+    }
+    if let Some(value) = entity.downstream_header().and_then(|h| HeaderValue::try_from(h.to_string()).ok()) {
+        headers.insert(name(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+
+    #[test]
+    fn response_values() {
+        let id: TraceId = ROOT.parse().unwrap();
+        assert_eq!(response_value(id, None).unwrap(), format!("Root={ROOT}").as_str());
+        assert_eq!(response_value(id, Some(true)).unwrap(), format!("Root={ROOT};Sampled=1").as_str());
+        assert_eq!(response_value(id, Some(false)).unwrap(), format!("Root={ROOT};Sampled=0").as_str());
+    }
+
+    #[test]
+    fn answer_keeps_a_header_the_service_set() {
+        let mut headers = HeaderMap::new();
+        headers.insert(name(), HeaderValue::from_static("Root=mine"));
+        answer(&mut headers, ROOT.parse().unwrap(), None);
+        assert_eq!(headers[HEADER_NAME_LOWER], "Root=mine");
+    }
+
+    #[test]
+    fn incoming_headers() {
+        let mut headers = HeaderMap::new();
+        assert!(incoming(&headers).is_none());
+        headers.insert(name(), HeaderValue::from_static("garbage"));
+        assert!(incoming(&headers).unwrap().root().is_none());
+        headers.insert(name(), HeaderValue::try_from(format!("Root={ROOT};Sampled=?")).unwrap());
+        let h = incoming(&headers).unwrap();
+        assert_eq!(h.root().unwrap().to_string(), ROOT);
+        assert_eq!(h.sampled(), xray_core::SamplingFlag::Requested);
+    }
+}

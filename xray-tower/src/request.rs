@@ -1,0 +1,173 @@
+//! What the segment learns from the incoming request: host, URL, caller address, user agent.
+//!
+//! Everything here borrows from the request; only [`http_request`] allocates, and it runs for
+//! sampled requests only.
+
+use std::net::SocketAddr;
+
+use http::header::{HOST, USER_AGENT};
+use http::{HeaderMap, Request, Uri};
+use xray_core::HttpRequest;
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+
+fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The host as the caller sent it (`Host` header, else the URI's authority), port included.
+pub(crate) fn host<B>(request: &Request<B>) -> Option<&str> {
+    header(request.headers(), HOST)
+        .map(str::trim)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().rsplit('@').next().unwrap_or("")))
+}
+
+/// `http` unless the URI or a proxy's `X-Forwarded-Proto` says otherwise.
+fn scheme<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
+    uri.scheme_str()
+        .or_else(|| header(headers, X_FORWARDED_PROTO).and_then(|v| v.split(',').next()).map(str::trim))
+        .filter(|s| !s.is_empty())
+        .unwrap_or("http")
+}
+
+/// `scheme://host/path`, plus `?query` when `keep_query`.
+fn url(uri: &Uri, host: Option<&str>, headers: &HeaderMap, keep_query: bool) -> String {
+    let scheme = scheme(uri, headers);
+    let host = host.unwrap_or("");
+    let path = uri.path();
+    let query = uri.query().filter(|_| keep_query);
+    let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    url.push_str(scheme);
+    url.push_str("://");
+    url.push_str(host);
+    url.push_str(path);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+/// The caller: the first `X-Forwarded-For` entry (flagged as such, since a client can forge
+/// it), else the peer address the server put in the extensions.
+fn client_ip<B>(request: &Request<B>) -> Option<(String, bool)> {
+    let forwarded = header(request.headers(), X_FORWARDED_FOR)
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    if let Some(ip) = forwarded {
+        return Some((ip.to_owned(), true));
+    }
+    peer_addr(request).map(|addr| (addr.ip().to_string(), false))
+}
+
+fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) = request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(*addr);
+    }
+    // Servers built directly on hyper commonly insert the accepted connection's address.
+    request.extensions().get::<SocketAddr>().copied()
+}
+
+/// The `http.request` block of a sampled request's segment.
+pub(crate) fn http_request<B>(request: &Request<B>, keep_query: bool) -> HttpRequest {
+    let (client_ip, x_forwarded_for) = client_ip(request).map_or((None, false), |(ip, xff)| (Some(ip), xff));
+    HttpRequest {
+        method: Some(request.method().as_str().to_owned()),
+        url: Some(url(request.uri(), host(request), request.headers(), keep_query)),
+        user_agent: header(request.headers(), USER_AGENT).map(str::to_owned),
+        client_ip,
+        x_forwarded_for,
+        traced: false,
+    }
+}
+
+/// The URL of an outgoing call: scheme, host and port, and path; never the user info or the
+/// query, which may carry credentials.
+pub(crate) fn outgoing_url<B>(request: &Request<B>) -> String {
+    let uri = request.uri();
+    let host = uri.host().or_else(|| header(request.headers(), HOST)).unwrap_or("");
+    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{host}{port}{}", uri.scheme_str().unwrap_or("http"), uri.path())
+}
+
+/// The name of an outgoing call's subsegment: the host without port.
+pub(crate) fn outgoing_host<B>(request: &Request<B>) -> &str {
+    request
+        .uri()
+        .host()
+        .or_else(|| header(request.headers(), HOST).map(|h| h.rsplit_once(':').map_or(h, |(host, _)| host)))
+        .filter(|h| !h.is_empty())
+        .unwrap_or("remote")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(uri: &str, headers: &[(&str, &str)]) -> Request<()> {
+        let mut b = Request::post(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    /// URI, headers, keep the query, expected URL.
+    type UrlCase = (&'static str, &'static [(&'static str, &'static str)], bool, &'static str);
+
+    #[test]
+    fn url_table() {
+        let cases: [UrlCase; 7] = [
+            ("/a/b?x=1", &[("host", "svc.local:8080")], false, "http://svc.local:8080/a/b"),
+            ("/a/b?x=1", &[("host", "svc.local")], true, "http://svc.local/a/b?x=1"),
+            ("https://h2.example/p?q", &[], false, "https://h2.example/p"),
+            ("/p", &[("host", "h"), ("x-forwarded-proto", "https, http")], false, "https://h/p"),
+            ("/p", &[("host", "h"), ("x-forwarded-proto", "")], false, "http://h/p"),
+            ("/", &[], false, "http:///"),
+            ("http://user:pw@h.example/p", &[], false, "http://h.example/p"),
+        ];
+        for (uri, headers, keep, expected) in cases {
+            let r = req(uri, headers);
+            assert_eq!(http_request(&r, keep).url.as_deref(), Some(expected), "{uri} {headers:?}");
+        }
+    }
+
+    #[test]
+    fn client_ip_prefers_first_forwarded_entry() {
+        let mut r = req("/", &[("x-forwarded-for", " 203.0.113.7 , 10.0.0.1")]);
+        r.extensions_mut().insert(SocketAddr::from(([127, 0, 0, 1], 9)));
+        let h = http_request(&r, false);
+        assert_eq!(h.client_ip.as_deref(), Some("203.0.113.7"));
+        assert!(h.x_forwarded_for);
+
+        let mut r = req("/", &[("x-forwarded-for", " ")]);
+        r.extensions_mut().insert(SocketAddr::from(([192, 0, 2, 1], 9)));
+        let h = http_request(&r, false);
+        assert_eq!(h.client_ip.as_deref(), Some("192.0.2.1"));
+        assert!(!h.x_forwarded_for);
+
+        let h = http_request(&req("/", &[]), false);
+        assert_eq!(h.client_ip, None);
+    }
+
+    #[test]
+    fn method_and_user_agent() {
+        let h = http_request(&req("/", &[("user-agent", "curl/8")]), false);
+        assert_eq!(h.method.as_deref(), Some("POST"));
+        assert_eq!(h.user_agent.as_deref(), Some("curl/8"));
+    }
+
+    #[test]
+    fn outgoing_url_strips_credentials_and_query() {
+        let r = req("https://user:secret@api.example.com:8443/v1/items?token=abc", &[]);
+        assert_eq!(outgoing_url(&r), "https://api.example.com:8443/v1/items");
+        assert_eq!(outgoing_host(&r), "api.example.com");
+        let r = req("/relative", &[("host", "backend:9000")]);
+        assert_eq!(outgoing_url(&r), "http://backend:9000/relative");
+        assert_eq!(outgoing_host(&r), "backend");
+    }
+}

@@ -1,0 +1,127 @@
+//! [`XrayService`]: where a request's segment begins.
+
+use std::fmt::Display;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+use xray_core::{Recorder, SamplingFlag, SamplingRequest, TraceFutureExt};
+
+use crate::body::ResponseBody;
+use crate::future::{Pending, ResponseFuture};
+use crate::naming::{FixedName, SegmentNamer};
+use crate::on_request::OnRequest;
+use crate::{propagation, request};
+
+/// What every service made by one layer shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings<N, Q> {
+    pub(crate) namer: N,
+    pub(crate) on_request: Q,
+    pub(crate) recorder: Option<Recorder>,
+    pub(crate) keep_query: bool,
+    #[cfg(feature = "axum")]
+    pub(crate) record_route: bool,
+}
+
+/// The service [`XrayLayer`](crate::XrayLayer) wraps around yours; see there.
+///
+/// Cloning is cheap (the settings are shared), as axum clones services per request.
+#[derive(Debug)]
+pub struct XrayService<S, N = FixedName, Q = ()> {
+    inner: S,
+    settings: Arc<Settings<N, Q>>,
+}
+
+impl<S: Clone, N, Q> Clone for XrayService<S, N, Q> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), settings: self.settings.clone() }
+    }
+}
+
+impl<S, N, Q> XrayService<S, N, Q> {
+    pub(crate) fn new(inner: S, settings: Arc<Settings<N, Q>>) -> Self {
+        Self { inner, settings }
+    }
+}
+
+impl<S, N, Q, ReqB, ResB> Service<Request<ReqB>> for XrayService<S, N, Q>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    S::Error: Display + 'static,
+    N: SegmentNamer<ReqB>,
+    Q: OnRequest<ReqB>,
+{
+    type Response = Response<ResponseBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let Self { inner, settings } = self;
+        let recorder = match settings.recorder.as_ref().or_else(|| Recorder::global()) {
+            Some(recorder) if recorder.is_enabled() => recorder,
+            _ => return ResponseFuture::untraced(inner.call(req)),
+        };
+        let incoming = propagation::incoming(req.headers());
+        let asked = incoming.as_ref().is_some_and(|h| h.sampled() == SamplingFlag::Requested);
+        // A caller's decision on a valid trace is obeyed without asking the sampler, so only
+        // look up what the sampler sees when it will be asked.
+        let decided = incoming.as_ref().is_some_and(|h| h.root().is_some() && h.sampled().decision().is_some());
+        let segment = {
+            let name = settings.namer.name(&req);
+            let sampling = if decided {
+                SamplingRequest::default()
+            } else {
+                SamplingRequest {
+                    host: request::host(&req),
+                    method: Some(req.method().as_str()),
+                    url_path: Some(req.uri().path()),
+                    ..SamplingRequest::default()
+                }
+            };
+            recorder.begin_segment(&name, incoming.as_ref(), &sampling)
+        };
+        let Some(trace_id) = segment.trace_id() else {
+            // Only a disabled recorder begins segments without a trace, and that was handled.
+            return ResponseFuture::untraced(inner.call(req));
+        };
+        let entity = segment.entity();
+        let answer = asked.then(|| segment.is_sampled());
+
+        if !segment.is_sampled() {
+            // In context all the same, so that outbound calls propagate the id and `Sampled=0`.
+            let future = entity.in_scope(|| inner.call(req));
+            return ResponseFuture::traced(future.with_entity(entity), Pending::new(trace_id, answer, None));
+        }
+
+        segment.set_http_request(request::http_request(&req, settings.keep_query));
+        #[cfg(feature = "axum")]
+        if settings.record_route
+            && let Some(path) = req.extensions().get::<axum::extract::MatchedPath>()
+        {
+            segment.annotate("route", path.as_str());
+        }
+        let mut pending = Pending::new(trace_id, answer, Some(segment));
+        // Handlers may start work inside `call`, so it runs in context too, and a panic there
+        // is recorded before it travels on.
+        let called = catch_unwind(AssertUnwindSafe(|| {
+            entity.in_scope(|| {
+                settings.on_request.on_request(&req, &entity);
+                inner.call(req)
+            })
+        }));
+        match called {
+            Ok(future) => ResponseFuture::traced(future.with_entity(entity), pending),
+            Err(payload) => {
+                pending.panicked(&*payload);
+                resume_unwind(payload)
+            }
+        }
+    }
+}
