@@ -1,0 +1,163 @@
+//! [`Call`]: one statement's subsegment, from the moment the statement is issued until its
+//! result (or the drop of its stream) ends it.
+
+use std::sync::Arc;
+
+use futures_core::future::BoxFuture;
+use xray_core::model::CauseDetails;
+use xray_core::{Cause, Entity, Namespace, Subsegment};
+
+use crate::pool::Shared;
+
+/// Something a statement waits for before it runs (the version lookup).
+pub(crate) type Wait = BoxFuture<'static, ()>;
+
+/// The `sql.preparation` of a statement.
+///
+/// sqlx runs a statement as a prepared statement exactly when it has an arguments object
+/// (`sqlx::query` and friends, with or without binds, and statements prepared explicitly); a
+/// plain string or `raw_sql` goes through the simple protocol, which X-Ray calls a `call`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Preparation {
+    /// A prepared statement.
+    Statement,
+    /// A statement sent as text.
+    Call,
+}
+
+impl Preparation {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Statement => "statement",
+            Self::Call => "call",
+        }
+    }
+}
+
+/// One traced statement. Dropping it writes the `sql` block, the namespace and any failure
+/// onto the subsegment, and ends it.
+pub(crate) struct Call {
+    sub: Subsegment,
+    shared: Arc<Shared>,
+    preparation: Preparation,
+    query: Option<String>,
+    cause: Option<Cause>,
+}
+
+impl Call {
+    /// Opens the subsegment under `entity` (which the caller has found sampled).
+    pub(crate) fn begin(entity: &Entity, shared: Arc<Shared>, preparation: Preparation, sql: &str) -> Self {
+        let query = shared.collects_queries(entity).then(|| sql.to_owned());
+        Self { sub: entity.begin_subsegment(&shared.name), shared, preparation, query, cause: None }
+    }
+
+    /// Records a failure; `RowNotFound` is an answer, not a failure.
+    pub(crate) fn fail(&mut self, err: &sqlx::Error) {
+        if let Some(cause) = cause_of(err, self.shared.error_type) {
+            self.cause = Some(cause);
+        }
+    }
+
+    /// Records the outcome of a result.
+    pub(crate) fn result<T>(&mut self, result: &Result<T, sqlx::Error>) {
+        if let Err(err) = result {
+            self.fail(err);
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let sql = self.shared.sql(self.preparation, self.query.take());
+        let cause = self.cause.take();
+        self.sub.with_document(|doc| {
+            doc.namespace = Some(Namespace::Remote);
+            doc.sql = Some(sql.into());
+            if let Some(cause) = cause {
+                doc.fault = true;
+                doc.cause = Some(cause.into());
+            }
+        });
+        // `sub` drops after this and ends the subsegment.
+    }
+}
+
+/// Whether an error came from the database or the way to it (`remote: true`), rather than
+/// from this process (encoding, decoding, configuration).
+fn is_remote(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Database(_)
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::BeginFailed
+    )
+}
+
+/// The `cause` of a failed statement, `None` for `RowNotFound`.
+///
+/// A database error becomes one exception: type `error_type` (such as `PgDatabaseError`),
+/// message `code: message` (the SQLSTATE, or SQLite's extended result code), `remote: true`.
+/// Other errors keep their `source()` chain.
+pub(crate) fn cause_of(err: &sqlx::Error, error_type: &str) -> Option<Cause> {
+    match err {
+        sqlx::Error::RowNotFound => None,
+        sqlx::Error::Database(db) => {
+            let mut details = CauseDetails::from_error(db.as_error(), Some(error_type), true);
+            // The driver's own chain (if any) stays; the first exception says code and message
+            // the same way for every database.
+            if let Some(first) = details.exceptions.first_mut() {
+                first.message = Some(match db.code() {
+                    Some(code) => format!("{code}: {}", db.message()),
+                    None => db.message().to_owned(),
+                });
+            }
+            Some(Cause::Details(details))
+        }
+        other => Some(Cause::Details(CauseDetails::from_error(other, None, is_remote(other)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details(cause: Option<Cause>) -> CauseDetails {
+        match cause {
+            Some(Cause::Details(d)) => d,
+            other => panic!("expected details, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn row_not_found_is_no_failure() {
+        assert!(cause_of(&sqlx::Error::RowNotFound, "X").is_none());
+    }
+
+    #[test]
+    fn transport_errors_are_remote_and_local_errors_are_not() {
+        let cases: [(sqlx::Error, &str, bool); 5] = [
+            (sqlx::Error::PoolTimedOut, "PoolTimedOut", true),
+            (sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()), "Io", true),
+            (sqlx::Error::Protocol("bad packet".into()), "Protocol", true),
+            (sqlx::Error::ColumnNotFound("nme".into()), "ColumnNotFound", false),
+            (sqlx::Error::Encode("too long".into()), "Encode", false),
+        ];
+        for (err, kind, remote) in cases {
+            let d = details(cause_of(&err, "X"));
+            assert_eq!(d.exceptions[0].kind.as_deref(), Some(kind), "{err:?}");
+            assert_eq!(d.exceptions[0].message.as_deref(), Some(err.to_string().as_str()));
+            assert!(d.exceptions.iter().all(|e| e.remote == remote), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn preparation_names() {
+        assert_eq!(Preparation::Statement.as_str(), "statement");
+        assert_eq!(Preparation::Call.as_str(), "call");
+    }
+}
