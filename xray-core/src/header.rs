@@ -7,7 +7,7 @@
 //! bytes, so that they travel downstream. Formatting is canonical: `Root=…;Parent=…;Sampled=…`
 //! followed by the kept keys.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use crate::id::{EntityId, TraceId};
 
@@ -84,7 +84,7 @@ impl TraceHeader {
             let Some((key, val)) = part.split_once('=') else {
                 continue;
             };
-            let (key, val) = (key.trim(), val.trim());
+            let (key, val) = (key.trim_ascii(), val.trim_ascii());
             if key.is_empty() {
                 continue;
             }
@@ -187,47 +187,104 @@ impl TraceHeader {
         self.extra.clear();
         for part in extra.split(';') {
             if let Some((k, v)) = part.split_once('=') {
-                self.push_extra(k.trim(), v.trim(), extra.len());
+                self.push_extra(k.trim_ascii(), v.trim_ascii(), extra.len());
             }
         }
         self
     }
 }
 
-impl fmt::Display for TraceHeader {
+/// The longest canonical header: `Root=` + id, `;Parent=` + id, `;Sampled=x`, `;` + extras.
+const MAX_LEN: usize = 5 + 35 + 8 + 16 + 10 + 1 + MAX_EXTRA_LEN;
+
+/// A formatted header on the stack, ready to become an HTTP header value without `fmt`.
+#[derive(Clone, Copy)]
+pub struct HeaderBytes {
+    buf: [u8; MAX_LEN],
+    len: usize,
+}
+
+impl HeaderBytes {
+    fn push(&mut self, bytes: &[u8]) {
+        let end = (self.len + bytes.len()).min(MAX_LEN);
+        self.buf[self.len..end].copy_from_slice(&bytes[..end - self.len]);
+        self.len = end;
+    }
+
+    /// The header as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The header as text.
+    pub fn as_str(&self) -> &str {
+        // Built only from ASCII ids, keys and the `extra` string, which is valid UTF-8.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl AsRef<[u8]> for HeaderBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl fmt::Debug for HeaderBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut sep = "";
-        if let Some(root) = &self.root {
-            write!(f, "Root={root}")?;
-            sep = ";";
-        }
-        if let Some(parent) = &self.parent {
-            write!(f, "{sep}Parent={parent}")?;
-            sep = ";";
-        }
-        let flag = match self.sampled {
-            SamplingFlag::Sampled => "1",
-            SamplingFlag::NotSampled => "0",
-            SamplingFlag::Requested => "?",
-            SamplingFlag::Unknown => "",
-        };
-        if !flag.is_empty() {
-            write!(f, "{sep}Sampled={flag}")?;
-            sep = ";";
-        }
-        if !self.extra.is_empty() {
-            f.write_str(sep)?;
-            f.write_str(&self.extra)?;
-        }
-        Ok(())
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl TraceHeader {
+    /// Formats the header canonically into a stack buffer (no allocation, no `fmt`).
+    ///
+    /// ```
+    /// use xray_core::TraceHeader;
+    /// let h = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
+    /// assert_eq!(h.to_bytes().as_bytes(), b"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
+    /// ```
+    pub fn to_bytes(&self) -> HeaderBytes {
+        let mut out = HeaderBytes { buf: [0; MAX_LEN], len: 0 };
+        let mut sep: &[u8] = b"";
+        if let Some(root) = &self.root {
+            out.push(b"Root=");
+            out.push(&root.to_bytes());
+            sep = b";";
+        }
+        if let Some(parent) = &self.parent {
+            out.push(sep);
+            out.push(b"Parent=");
+            out.push(&parent.to_bytes());
+            sep = b";";
+        }
+        let flag: &[u8] = match self.sampled {
+            SamplingFlag::Sampled => b"Sampled=1",
+            SamplingFlag::NotSampled => b"Sampled=0",
+            SamplingFlag::Requested => b"Sampled=?",
+            SamplingFlag::Unknown => b"",
+        };
+        if !flag.is_empty() {
+            out.push(sep);
+            out.push(flag);
+            sep = b";";
+        }
+        if !self.extra.is_empty() {
+            out.push(sep);
+            out.push(self.extra.as_bytes());
+        }
+        out
+    }
+
     /// Formats into `out` (cleared first), reusing its allocation.
     pub fn write_into(&self, out: &mut String) {
         out.clear();
-        let _ = write!(out, "{self}");
+        out.push_str(self.to_bytes().as_str());
+    }
+}
+
+impl fmt::Display for TraceHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.to_bytes().as_str())
     }
 }
 

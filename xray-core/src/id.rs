@@ -73,23 +73,37 @@ fn write_hex(out: &mut [u8], bytes: &[u8]) {
     }
 }
 
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// The value of each byte as a hex digit, or `0xff`.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Decodes `hex` (two digits per byte) into `out`; `offset` positions errors in the whole input.
 fn read_hex(hex: &[u8], out: &mut [u8], offset: usize) -> Result<(), ParseIdError> {
-    for (i, (pair, byte)) in hex.chunks_exact(2).zip(out.iter_mut()).enumerate() {
-        let hi = hex_value(pair[0]).ok_or(ParseIdError::NotHex(offset + 2 * i))?;
-        let lo = hex_value(pair[1]).ok_or(ParseIdError::NotHex(offset + 2 * i + 1))?;
-        *byte = (hi << 4) | lo;
+    let mut bad = 0u8;
+    for (pair, byte) in hex.chunks_exact(2).zip(out.iter_mut()) {
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        bad |= hi | lo;
+        *byte = (hi << 4) | (lo & 0xf);
     }
-    Ok(())
+    if bad & 0xf0 == 0 {
+        return Ok(());
+    }
+    // Only on failure: find the first offending digit for the error.
+    let at = hex.iter().position(|b| HEX_VALUE[*b as usize] == 0xff).unwrap_or(0);
+    Err(ParseIdError::NotHex(offset + at))
 }
 
 thread_local! {

@@ -75,7 +75,7 @@ pub use emit::MemoryEmitter;
 pub use emit::{Emitter, EmitterStats, Encoder, NullEmitter, UdpEmitter, UdpEmitterBuilder};
 pub use entity::{Entity, Segment, Subsegment};
 pub use error::BuildError;
-pub use header::{SamplingFlag, TraceHeader};
+pub use header::{HeaderBytes, SamplingFlag, TraceHeader};
 pub use id::{EntityId, ParseIdError, TraceId};
 pub use log::{LogLevel, set_log_level};
 pub use model::{
