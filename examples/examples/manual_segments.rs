@@ -42,6 +42,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     recorder.flush(Duration::from_secs(2));
     let traces = destination.report(1).await;
-    println!("{traces} trace(s) received");
+    println!("{} trace(s) received", traces.len());
     Ok(())
 }

@@ -7,7 +7,10 @@
 use std::time::Duration;
 
 use xray_core::{DaemonAddress, RecorderBuilder};
-use xray_local::{LocalDaemon, render};
+use xray_local::{LocalDaemon, Trace, render};
+
+pub mod services;
+pub mod store;
 
 /// Where an example's segments go.
 pub enum Destination {
@@ -52,12 +55,12 @@ impl Destination {
         }
     }
 
-    /// Waits for `documents` documents, then prints every trace, the service map and any
-    /// problems xray-local found. Returns the number of traces printed.
-    pub async fn report(self, documents: u64) -> usize {
+    /// Waits for `documents` documents, then prints every trace, any problems xray-local found,
+    /// and the service map. Returns the traces (none for an external daemon).
+    pub async fn report(self, documents: u64) -> Vec<Trace> {
         let Self::Local(daemon) = self else {
-            println!("segments were sent to the external daemon; see the X-Ray console");
-            return 0;
+            println!("segments were sent to the external daemon; see its output or the X-Ray console");
+            return Vec::new();
         };
         daemon.wait_for_documents(documents, Duration::from_secs(10)).await;
         let traces = daemon.flush();
@@ -66,6 +69,6 @@ impl Destination {
         }
         let summary = daemon.shutdown().await;
         println!("{}", render::summary(&summary));
-        traces.len()
+        traces
     }
 }

@@ -1,0 +1,167 @@
+//! The two services of the walkthrough: user management, which stores users and asks the
+//! notification service to send messages, and the notification service.
+//!
+//! The only X-Ray code here is one `.layer(XrayLayer::new(..))` per router, the
+//! `XrayMiddleware` on the outbound client, the traced pools in [`Store`], and a few
+//! annotations and a subsegment where the walkthrough has them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use reqwest_middleware::ClientWithMiddleware;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use xray_reqwest::XrayMiddleware;
+use xray_tower::XrayLayer;
+
+use crate::store::{Store, User};
+
+type Reply = (StatusCode, Json<Value>);
+
+fn reply(status: StatusCode, body: Value) -> Reply {
+    (status, Json(body))
+}
+
+/// Shared state of the user-management service.
+pub struct UserManagement {
+    store: Store,
+    notification_url: String,
+    client: ClientWithMiddleware,
+    next_id: AtomicI64,
+}
+
+/// Body of `POST /usermgmt/user`.
+#[derive(Deserialize)]
+pub struct NewUser {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+/// Body of `POST /usermgmt/notification`.
+#[derive(Deserialize)]
+pub struct NotifyRequest {
+    #[serde(rename = "userId")]
+    user_id: i64,
+    message: String,
+}
+
+/// The user-management router: `POST /usermgmt/user`, `GET /usermgmt/users`,
+/// `POST /usermgmt/notification`, `GET /usermgmt/health-status`.
+pub fn user_management(store: Store, notification_url: String) -> Router {
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(XrayMiddleware::default()).build();
+    let state = Arc::new(UserManagement { store, notification_url, client, next_id: AtomicI64::new(1) });
+    Router::new()
+        .route("/usermgmt/user", post(create_user))
+        .route("/usermgmt/users", get(list_users))
+        .route("/usermgmt/notification", post(notify))
+        .route("/usermgmt/health-status", get(|| async { "healthy" }))
+        .with_state(state)
+        .layer(XrayLayer::new("user-management").with_route_annotation(true))
+}
+
+async fn create_user(State(app): State<Arc<UserManagement>>, Json(body): Json<NewUser>) -> Reply {
+    let segment = xray_core::current();
+    segment.annotate("operation", "create-user");
+    let (Some(name), Some(email)) = (body.name, body.email.filter(|e| e.contains('@'))) else {
+        segment.add_metadata("validation", "name and a valid email are required");
+        return reply(StatusCode::BAD_REQUEST, json!({"error": "name and a valid email are required"}));
+    };
+    let user = User { id: app.next_id.fetch_add(1, Ordering::Relaxed), name, email };
+    segment.annotate("userId", user.id);
+    // A piece of in-process work, timed as its own subsegment.
+    let user =
+        xray_core::in_subsegment(
+            "validate-and-normalize",
+            async move { User { email: user.email.to_lowercase(), ..user } },
+        )
+        .await;
+    match app.store.insert_user(&user).await {
+        Ok(()) => reply(StatusCode::CREATED, json!(user)),
+        Err(err) => reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": err.to_string()})),
+    }
+}
+
+async fn list_users(State(app): State<Arc<UserManagement>>) -> Reply {
+    xray_core::current().annotate("operation", "list-users");
+    match app.store.list_users().await {
+        Ok(users) => {
+            xray_core::current().add_metadata("count", users.len());
+            reply(StatusCode::OK, json!(users))
+        }
+        Err(err) => reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": err.to_string()})),
+    }
+}
+
+async fn notify(State(app): State<Arc<UserManagement>>, Json(body): Json<NotifyRequest>) -> Reply {
+    let segment = xray_core::current();
+    segment.annotate("operation", "notify-user");
+    segment.annotate("userId", body.user_id);
+    let user = match app.store.find_user(body.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return reply(StatusCode::NOT_FOUND, json!({"error": "no such user"})),
+        Err(err) => return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": err.to_string()})),
+    };
+    let sent = app
+        .client
+        .post(format!("{}/notification/send", app.notification_url))
+        .json(&json!({"recipient": user.email, "message": body.message}))
+        .send()
+        .await;
+    match sent {
+        Ok(resp) if resp.status().is_success() => reply(StatusCode::OK, json!({"sent": true})),
+        Ok(resp) => {
+            reply(StatusCode::BAD_GATEWAY, json!({"error": format!("notification answered {}", resp.status())}))
+        }
+        Err(err) => reply(StatusCode::BAD_GATEWAY, json!({"error": err.to_string()})),
+    }
+}
+
+/// Shared state of the notification service.
+pub struct Notification {
+    outbox: Store,
+    next_id: AtomicI64,
+}
+
+/// Body of `POST /notification/send`.
+#[derive(Deserialize)]
+pub struct SendRequest {
+    recipient: String,
+    message: String,
+}
+
+/// The notification router: `POST /notification/send`. Recipients at `bounce.example` fail,
+/// as a mail provider outage would.
+pub fn notification(outbox: Store) -> Router {
+    let state = Arc::new(Notification { outbox, next_id: AtomicI64::new(1) });
+    Router::new()
+        .route("/notification/send", post(send))
+        .with_state(state)
+        .layer(XrayLayer::new("notification").with_route_annotation(true))
+}
+
+async fn send(State(app): State<Arc<Notification>>, Json(body): Json<SendRequest>) -> Reply {
+    xray_core::current().annotate("operation", "send-notification");
+    let delivered = xray_core::in_subsegment("send-email", async {
+        let email = xray_core::current();
+        email.annotate("recipient", body.recipient.as_str());
+        let ok = !body.recipient.ends_with("@bounce.example");
+        email.annotate("status", if ok { "delivered" } else { "bounced" });
+        if !ok {
+            email.set_fault();
+        }
+        ok
+    })
+    .await;
+    if !delivered {
+        return reply(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "mail provider unavailable"}));
+    }
+    let id = app.next_id.fetch_add(1, Ordering::Relaxed);
+    match app.outbox.store_message(id, &body.recipient, &body.message).await {
+        Ok(()) => reply(StatusCode::OK, json!({"id": id})),
+        Err(err) => reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": err.to_string()})),
+    }
+}
