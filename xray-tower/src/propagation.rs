@@ -51,7 +51,8 @@ pub(crate) fn inject(headers: &mut HeaderMap, entity: &Entity) {
     if headers.contains_key(HEADER_NAME_LOWER) {
         return;
     }
-    if let Some(value) = entity.downstream_header().and_then(|h| HeaderValue::try_from(h.to_string()).ok()) {
+    if let Some(value) = entity.downstream_header().and_then(|h| HeaderValue::from_bytes(h.to_bytes().as_bytes()).ok())
+    {
         headers.insert(name(), value);
     }
 }
