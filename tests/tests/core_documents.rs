@@ -266,3 +266,21 @@ fn a_long_segment_streams_finished_subsegments_before_it_ends() {
     assert_eq!(kept + streamed.len(), 40, "every subsegment arrives exactly once");
     assert!(kept > 0 && kept < 40);
 }
+
+#[test]
+fn noop_id_false_gives_unsampled_requests_an_id_for_logs() {
+    let emitter = Arc::new(MemoryEmitter::new());
+    let config = xray_core::Config { noop_id: false, ..xray_core::Config::default() };
+    let rec = xray_core::RecorderBuilder::new(config)
+        .with_sampler(NeverSample)
+        .with_emitter(emitter.clone())
+        .build()
+        .unwrap();
+    let seg = rec.new_segment("svc");
+    assert!(!seg.is_sampled());
+    assert!(seg.id().is_some() && seg.trace_id().is_some());
+    seg.end();
+    let default = Recorder::builder().with_sampler(NeverSample).with_emitter(emitter.clone()).build().unwrap();
+    assert!(default.new_segment("svc").id().is_none(), "AWS_XRAY_NOOP_ID defaults to true: no id");
+    assert!(emitter.documents().is_empty());
+}
