@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use http::Request;
+use xray_core::sampling::Wildcard;
 
 /// Names the segment of an incoming request.
 ///
@@ -58,7 +59,7 @@ where
 /// Names the segment after the request's host when the host matches a wildcard pattern, and
 /// uses a fallback name otherwise (so that a spoofed `Host` cannot invent services).
 ///
-/// The pattern matches the whole host as sent, port included, without regard to ASCII case;
+/// The pattern matches the whole host as sent, port included, without regard to case;
 /// `*` stands for any run of characters (also none) and `?` for exactly one. The host is the
 /// `Host` header, or the URI's authority for HTTP/2.
 ///
@@ -73,49 +74,24 @@ where
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DynamicNaming {
-    pattern: Cow<'static, str>,
+    pattern: Wildcard,
     fallback: Cow<'static, str>,
 }
 
 impl DynamicNaming {
     /// Hosts matching `pattern` name their segment; others get `fallback`.
     pub fn new(pattern: impl Into<Cow<'static, str>>, fallback: impl Into<Cow<'static, str>>) -> Self {
-        Self { pattern: pattern.into(), fallback: fallback.into() }
+        Self { pattern: Wildcard::new(&pattern.into()), fallback: fallback.into() }
     }
 }
 
 impl<B> SegmentNamer<B> for DynamicNaming {
     fn name<'a>(&'a self, request: &'a Request<B>) -> Cow<'a, str> {
         match crate::request::host(request) {
-            Some(host) if !host.is_empty() && wildcard_match(&self.pattern, host) => Cow::Borrowed(host),
+            Some(host) if !host.is_empty() && self.pattern.matches(host) => Cow::Borrowed(host),
             _ => Cow::Borrowed(&self.fallback),
         }
     }
-}
-
-/// `*` and `?` wildcard matching, ASCII case-insensitive, in O(pattern × text) at worst: on a
-/// mismatch only the most recent `*` is retried, one character further on.
-pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p].eq_ignore_ascii_case(&text[t])) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((star_p, star_t)) = star {
-            p = star_p + 1;
-            t = star_t + 1;
-            star = Some((star_p, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -142,11 +118,11 @@ mod tests {
             ("**a", "bbba", true),
             ("*:8080", "localhost:8080", true),
             ("*:8080", "localhost:8081", false),
-            ("héllo*", "HÉLLO", false), // only ASCII letters fold
+            ("héllo*", "HÉLLO", true), // letters fold by their Unicode lowercase
             ("héllo*", "héllo-world", true),
         ];
         for (pattern, text, expected) in cases {
-            assert_eq!(wildcard_match(pattern, text), expected, "{pattern:?} vs {text:?}");
+            assert_eq!(Wildcard::new(pattern).matches(text), expected, "{pattern:?} vs {text:?}");
         }
     }
 
@@ -155,7 +131,7 @@ mod tests {
         // A pathological pattern for naive backtracking: many stars and a miss at the end.
         let pattern = "*a".repeat(50) + "b";
         let text = "a".repeat(250);
-        assert!(!wildcard_match(&pattern, &text));
+        assert!(!Wildcard::new(&pattern).matches(&text));
     }
 
     #[test]

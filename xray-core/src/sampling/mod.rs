@@ -48,6 +48,7 @@ pub use centralized::{CentralizedSampler, CentralizedSamplerBuilder, SamplingErr
 pub use local::LocalSampler;
 pub use reservoir::{Clock, SystemClock};
 pub use rules::{DefaultRule, LocalRule, LocalRules, LocalRulesBuilder, RuleLocation, RulesError};
+pub use wildcard::Wildcard;
 
 /// What a sampler sees of a request.
 #[derive(Debug, Clone, Copy, Default)]

@@ -6,8 +6,35 @@
 //! allocates nothing. ASCII letters compare case-insensitively; in patterns with other
 //! characters, every character compares by its simple lowercase mapping.
 
+/// A compiled wildcard pattern, public for other matchers (for example `xray-tower`'s
+/// segment naming by host).
+///
+/// ```
+/// use xray_core::sampling::Wildcard;
+/// let w = Wildcard::new("*.example.com");
+/// assert!(w.matches("API.Example.com"));
+/// assert!(!w.matches("example.org"));
+/// assert!(Wildcard::new("v?").matches("V2"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wildcard(Pattern);
+
+impl Wildcard {
+    /// Compiles `pattern`: `*` matches any run of characters (also none), `?` exactly one,
+    /// anything else itself, ignoring case.
+    pub fn new(pattern: &str) -> Self {
+        Self(Pattern::new(pattern))
+    }
+
+    /// Whether `text` matches.
+    #[inline]
+    pub fn matches(&self, text: &str) -> bool {
+        self.0.matches(text)
+    }
+}
+
 /// A compiled wildcard pattern.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Pattern {
     /// Only `*`s: matches anything, also an absent value.
     Any,
@@ -24,7 +51,7 @@ pub(crate) enum Pattern {
 }
 
 /// One element of a non-ASCII pattern.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Token {
     Star,
     One,
