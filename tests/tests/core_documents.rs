@@ -284,3 +284,45 @@ fn noop_id_false_gives_unsampled_requests_an_id_for_logs() {
     assert!(default.new_segment("svc").id().is_none(), "AWS_XRAY_NOOP_ID defaults to true: no id");
     assert!(emitter.documents().is_empty());
 }
+
+#[tokio::test]
+async fn lambda_facade_sends_subsegments_under_lambdas_segment() {
+    let emitter = Arc::new(MemoryEmitter::new());
+    let rec = Recorder::builder().with_sampler(NeverSample).with_emitter(emitter.clone()).build().unwrap();
+    let header = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
+    let facade = rec.lambda_segment(&header);
+    facade.annotate("ignored", true); // the facade itself records nothing
+    async {
+        xray_core::in_subsegment("handler", async {
+            xray_core::current().annotate("order", 7);
+            xray_core::in_subsegment("dynamodb", async {}).await;
+        })
+        .await;
+        let down = xray_core::current().downstream_header().unwrap();
+        assert_eq!(down.parent().unwrap().to_string(), "53995c3f42cd8ad8");
+    }
+    .with_entity(facade.entity())
+    .await;
+    facade.end();
+    let docs = emitter.documents();
+    assert_eq!(docs.len(), 1, "one independent subsegment, with its child embedded");
+    let doc = &docs[0];
+    assert_valid(doc);
+    assert_eq!(doc["type"], "subsegment");
+    assert_eq!(doc["name"], "handler");
+    assert_eq!(doc["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+    assert_eq!(doc["parent_id"], "53995c3f42cd8ad8");
+    assert_eq!(doc["annotations"]["order"], 7);
+    assert_eq!(doc["subsegments"][0]["name"], "dynamodb");
+
+    // Sampled=0 or a header without Parent records nothing.
+    for text in [
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+    ] {
+        let facade = rec.lambda_segment(&TraceHeader::parse(text));
+        facade.begin_subsegment("work").end();
+        facade.end();
+    }
+    assert_eq!(emitter.documents().len(), 1);
+}

@@ -68,6 +68,13 @@ impl Node {
         Arc::new(Self { id: doc.id, trace, parent: None, doc: Mutex::new(Some(doc)) })
     }
 
+    /// A segment recorded elsewhere (AWS Lambda's function segment): it has an id that
+    /// children name as their parent, and no document, so it is never emitted and every
+    /// subsegment under it is sent on its own.
+    pub(crate) fn new_facade(trace: Arc<Trace>, id: EntityId) -> Arc<Self> {
+        Arc::new(Self { id, trace, parent: None, doc: Mutex::new(None) })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<SegmentDocument>> {
         self.doc.lock().unwrap_or_else(PoisonError::into_inner)
     }

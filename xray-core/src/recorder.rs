@@ -186,6 +186,37 @@ impl Recorder {
         Segment::new(Entity::from_node(Node::new_segment(trace, doc)))
     }
 
+    /// The facade of an AWS Lambda invocation's segment.
+    ///
+    /// Lambda records the function's segment itself and hands its trace id, segment id and
+    /// sampling decision to the function as a tracing header (`_X_AMZN_TRACE_ID`, or the
+    /// invocation context's trace id). The facade stands for that segment: recording on it does
+    /// nothing, and every subsegment opened under it is sent as an independent subsegment
+    /// whose parent is Lambda's segment. A header without `Root` and `Parent`, or with
+    /// `Sampled=0`, gives an entity that records nothing (but still propagates the trace).
+    pub fn lambda_segment(&self, header: &TraceHeader) -> Segment {
+        let (Some(root), Some(parent)) = (header.root(), header.parent()) else {
+            return Segment::new(Entity::noop());
+        };
+        if !self.is_enabled() || header.sampled() != SamplingFlag::Sampled {
+            let extra = header.extra();
+            return Segment::new(Entity::unsampled(Unsampled {
+                trace_id: root,
+                id: None,
+                extra: (!extra.is_empty()).then(|| Arc::from(extra)),
+            }));
+        }
+        let trace = Arc::new(Trace::new(self.clone(), root, header.extra()));
+        Segment::new(Entity::from_node(Node::new_facade(trace, parent)))
+    }
+
+    /// [`lambda_segment`](Self::lambda_segment) for the header Lambda puts in the
+    /// `_X_AMZN_TRACE_ID` environment variable.
+    pub fn lambda_segment_from_env(&self) -> Segment {
+        let header = std::env::var("_X_AMZN_TRACE_ID").map(|v| TraceHeader::parse(&v)).unwrap_or_default();
+        self.lambda_segment(&header)
+    }
+
     /// Begins a segment of a new trace named `name`, sampled by the sampler (background jobs,
     /// scripts, queue consumers).
     pub fn new_segment(&self, name: &str) -> Segment {
