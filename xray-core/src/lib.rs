@@ -60,6 +60,7 @@ pub mod header;
 mod id;
 pub(crate) mod log;
 pub mod model;
+pub mod plugins;
 mod recorder;
 pub mod sampling;
 mod sys;
@@ -82,6 +83,7 @@ pub use model::{
     AnnotationValue, Cause, Exception, HttpRequest, HttpResponse, Namespace, SegmentDocument, Sql, StatusFlags,
     sanitize_name,
 };
+pub use plugins::Resource;
 pub use recorder::{DEFAULT_STREAMING_THRESHOLD, Recorder, RecorderBuilder, RecorderGuard};
 pub use sampling::{
     AlwaysSample, CentralizedSampler, LocalRules, LocalSampler, NeverSample, Sampler, SamplingDecision, SamplingRequest,

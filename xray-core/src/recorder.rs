@@ -347,6 +347,19 @@ impl RecorderBuilder {
         self
     }
 
+    /// Where the service runs, as found by [`plugins::detect_all`](crate::plugins::detect_all):
+    /// sets the [origin](Self::with_origin) (if any) and adds every
+    /// [resource block](Self::with_aws_resource). Defaults to none.
+    pub fn with_resource(mut self, resource: crate::plugins::Resource) -> Self {
+        if let Some(origin) = resource.origin {
+            self = self.with_origin(origin);
+        }
+        for (key, value) in resource.aws {
+            self = self.with_aws_resource(key, value);
+        }
+        self
+    }
+
     /// Kept bytes per trace after which finished subsegments stream out early. Defaults to
     /// [`DEFAULT_STREAMING_THRESHOLD`].
     pub fn with_streaming_threshold(mut self, bytes: usize) -> Self {
