@@ -57,6 +57,7 @@ pub mod emit;
 mod entity;
 mod error;
 pub mod header;
+mod http;
 mod id;
 pub(crate) mod log;
 pub mod model;
