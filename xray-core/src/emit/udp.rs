@@ -1,9 +1,10 @@
-//! [`UdpEmitter`]: a bounded in-memory queue drained by one thread that sends batches of
-//! datagrams to the daemon.
+//! [`UdpEmitter`]: a bounded in-memory queue drained by an emitter thread, which serializes
+//! into reused buffers, and a sender thread, which hands the kernel up to 128 datagrams per call.
 //!
 //! The request path locks the queue for a push and nothing more: no syscall, no wake-up, unless
-//! its push fills a batch. The emitter thread wakes on a short timer (or that batch signal),
-//! serializes into reused buffers and hands the kernel up to 128 datagrams per call.
+//! its push fills a batch. The emitter thread wakes on a short timer (backing off while idle) or
+//! on that batch signal. Serializing and sending run on two threads so that, with a core to
+//! spare, encoding overlaps the system calls (the kernel's per-datagram cost dominates).
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -70,7 +71,16 @@ impl UdpEmitterBuilder {
             thread: OnceLock::new(),
             daemon: self.daemon,
         });
-        let worker = Worker { shared: shared.clone(), socket, interval: self.flush_interval };
+        // The emitter thread serializes while a sender thread makes the system calls, so on a
+        // machine with a spare core encoding overlaps sending.
+        let (to_sender, from_encoder) = std::sync::mpsc::sync_channel(4);
+        let (recycle, recycled) = std::sync::mpsc::channel();
+        let sender = Sender { shared: shared.clone(), socket, recycle };
+        std::thread::Builder::new()
+            .name("xray-sender".into())
+            .spawn(move || sender.run(from_encoder))
+            .map_err(BuildError::Thread)?;
+        let worker = Worker { shared: shared.clone(), to_sender, recycled, interval: self.flush_interval };
         let handle = std::thread::Builder::new()
             .name("xray-emitter".into())
             .spawn(move || worker.run())
@@ -172,7 +182,6 @@ impl Emitter for UdpEmitter {
         if queue.bytes + size > s.queue_bytes {
             queue.dropped_queue_full += 1;
             drop(queue);
-            s.mark_handled(1);
             log_limited!(Warn, "X-Ray emitter queue is full; segments are being dropped (see stats())");
             return;
         }
@@ -188,7 +197,11 @@ impl Emitter for UdpEmitter {
     fn flush(&self, timeout: Duration) -> bool {
         let s = &self.shared;
         let deadline = Instant::now() + timeout;
-        let target = s.lock_queue().enqueued;
+        // Everything queued so far must be handled; documents dropped at the door never will be.
+        let target = {
+            let queue = s.lock_queue();
+            queue.enqueued - queue.dropped_queue_full
+        };
         s.wake();
         let mut handled = s.handled.lock().unwrap_or_else(PoisonError::into_inner);
         while *handled < target {
@@ -223,21 +236,38 @@ impl Drop for UdpEmitter {
     }
 }
 
-/// The emitter thread's state.
+/// What the emitter thread hands the sender thread, in order.
+enum ToSender {
+    /// The first `usize` buffers are datagrams to send.
+    Batch(Vec<Vec<u8>>, usize),
+    /// This many documents are now fully sent (for `flush`).
+    Handled(u64),
+}
+
+/// The emitter thread: takes the queue, serializes and splits, fills batches.
 struct Worker {
     shared: Arc<Shared>,
-    socket: UdpSocket,
+    to_sender: std::sync::mpsc::SyncSender<ToSender>,
+    recycled: std::sync::mpsc::Receiver<Vec<Vec<u8>>>,
     interval: Duration,
 }
 
+/// An idle emitter sleeps up to this many flush intervals between looks at the queue.
+const MAX_IDLE_BACKOFF: u32 = 32;
+
 impl Worker {
+    fn fresh_batch(&self) -> Vec<Vec<u8>> {
+        self.recycled.try_recv().unwrap_or_else(|_| (0..MAX_BATCH).map(|_| Vec::with_capacity(2048)).collect())
+    }
+
     fn run(self) {
         let mut encoder = Encoder::new();
         let mut taken: Vec<SegmentDocument> = Vec::new();
-        let mut batch: Vec<Vec<u8>> = (0..MAX_BATCH).map(|_| Vec::with_capacity(2048)).collect();
+        let mut batch = self.fresh_batch();
         let mut used = 0usize;
+        let mut backoff = 1u32;
         loop {
-            std::thread::park_timeout(self.interval);
+            std::thread::park_timeout(self.interval * backoff);
             let stopping = self.shared.stop.load(Ordering::Acquire);
             {
                 let mut queue = self.shared.lock_queue();
@@ -245,6 +275,7 @@ impl Worker {
                 queue.bytes = 0;
             }
             let n = taken.len() as u64;
+            backoff = if n == 0 { (backoff * 2).min(MAX_IDLE_BACKOFF) } else { 1 };
             for doc in taken.drain(..) {
                 let mut docs = 0u64;
                 let result = encoder.encode(doc, &mut |buf: &mut Vec<u8>| {
@@ -252,7 +283,8 @@ impl Worker {
                     used += 1;
                     docs += 1;
                     if used == MAX_BATCH {
-                        self.send(&batch[..used]);
+                        let full = std::mem::replace(&mut batch, self.fresh_batch());
+                        let _ = self.to_sender.send(ToSender::Batch(full, used));
                         used = 0;
                     }
                 });
@@ -270,15 +302,38 @@ impl Worker {
                 }
             }
             if used > 0 {
-                self.send(&batch[..used]);
+                let full = std::mem::replace(&mut batch, self.fresh_batch());
+                let _ = self.to_sender.send(ToSender::Batch(full, used));
                 used = 0;
             }
             if n > 0 {
-                self.shared.mark_handled(n);
+                let _ = self.to_sender.send(ToSender::Handled(n));
             }
             if stopping && self.shared.lock_queue().docs.is_empty() {
                 log_event!(Debug, "X-Ray emitter thread stopping");
                 return;
+            }
+        }
+    }
+}
+
+/// The sender thread: owns the socket and makes the system calls.
+struct Sender {
+    shared: Arc<Shared>,
+    socket: UdpSocket,
+    recycle: std::sync::mpsc::Sender<Vec<Vec<u8>>>,
+}
+
+impl Sender {
+    /// Runs until the emitter thread is gone.
+    fn run(self, from_encoder: std::sync::mpsc::Receiver<ToSender>) {
+        for message in from_encoder {
+            match message {
+                ToSender::Batch(bufs, used) => {
+                    self.send(&bufs[..used]);
+                    let _ = self.recycle.send(bufs);
+                }
+                ToSender::Handled(n) => self.shared.mark_handled(n),
             }
         }
     }
