@@ -31,8 +31,8 @@
 //! µs of any of them shows. `XRAY_LOAD_WORKERS` and `XRAY_LOAD_CONNECTIONS` override the two
 //! numbers.
 //!
-//! Server CPU per request counts every server thread: the tokio workers and the `xray-emitter`
-//! thread (serialization and `sendmmsg`), from `/proc/self/task/*/schedstat` (nanoseconds on
+//! Server CPU per request counts every server thread: the tokio workers and the emitter's
+//! `xray-emitter` (serialization) and `xray-sender` (`sendmmsg`) threads, from `/proc/self/task/*/schedstat` (nanoseconds on
 //! CPU). The receiver, standing in for the X-Ray daemon, and the client are reported on their
 //! own. Scenarios are interleaved over 6 rounds of at most 1.25 s and 250,000 requests each
 //! (after a 0.3 s warm-up per scenario); ratios are taken within each round, against the same
@@ -83,7 +83,8 @@ use xray_core::{AlwaysSample, Emitter, NeverSample, Recorder, UdpEmitter};
 use xray_tower::XrayLayer;
 
 const SERVER_THREAD: &str = "srv-worker";
-const EMITTER_THREAD: &str = "xray-emitter";
+/// The emitter's two threads: serialization and the `sendmmsg` calls.
+const EMITTER_THREADS: [&str; 2] = ["xray-emitter", "xray-sender"];
 const RECEIVER_THREAD: &str = "bench-receiver";
 
 /// How long one scenario runs per round, and the most requests it may send.
@@ -174,7 +175,7 @@ fn run(
 ) -> Round {
     let issued = Arc::new(AtomicU64::new(0));
     let cpu = || {
-        (threads_cpu_time(&[SERVER_THREAD]), threads_cpu_time(&[EMITTER_THREAD]), threads_cpu_time(&[RECEIVER_THREAD]))
+        (threads_cpu_time(&[SERVER_THREAD]), threads_cpu_time(&EMITTER_THREADS), threads_cpu_time(&[RECEIVER_THREAD]))
     };
     let (server0, emitter0, receiver0) = cpu();
     let client0 = thread_cpu_time();

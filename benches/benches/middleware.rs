@@ -52,7 +52,7 @@
 //!
 //! The sampled request thread makes no syscall to emit: the segment is queued with a lock and
 //! a move, and the emitter thread serializes and sends it (`strace -f`: every `sendmmsg` is on
-//! the `xray-emitter` thread; `perf trace`: the request thread's only recurring syscall is a
+//! the emitter's `xray-sender` thread; `perf trace`: the request thread's only recurring syscall is a
 //! futex wake about once per 400–600 requests, the batch signal to a parked emitter thread
 //! and glibc's arena lock). Emitter drops are asserted to be zero after the group.
 
