@@ -68,7 +68,7 @@ impl Drop for Tracker {
 
 /// The response's declared `Content-Length`, if it has a valid one.
 pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+    headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim_ascii().parse().ok())
 }
 
 pin_project! {

@@ -18,7 +18,7 @@ use std::any::Any;
 use std::error::Error;
 use std::fmt::Display;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use xray_core::{Entity, Exception};
 
 /// The exception type of a cancelled request.
@@ -35,10 +35,13 @@ const GRPC_FAULTS: [u16; 3] = [12, 13, 15];
 /// `RESOURCE_EXHAUSTED`.
 const GRPC_THROTTLE: u16 = 8;
 
+/// A `const` name, so that the lookup made on every sampled response does not parse it.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
 /// Applies a `grpc-status` header or trailer, if there is one.
 pub(crate) fn apply_grpc_status(entity: &Entity, headers: &HeaderMap) {
     let Some(code) =
-        headers.get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u16>().ok())
+        headers.get(&GRPC_STATUS).and_then(|v| v.to_str().ok()).and_then(|v| v.trim_ascii().parse::<u16>().ok())
     else {
         return;
     };

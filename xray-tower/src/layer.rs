@@ -29,30 +29,34 @@ use crate::service::{Settings, XrayService};
 /// untouched.
 #[derive(Debug, Clone)]
 pub struct XrayLayer<N = FixedName, Q = ()> {
-    pub(crate) settings: Settings<N, Q>,
+    /// Shared, so that [`Layer::layer`] costs a reference count, not a copy and an allocation
+    /// (axum applies a layer once per route, and again wherever a router is rebuilt).
+    pub(crate) settings: Arc<Settings<N, Q>>,
 }
 
 impl XrayLayer {
     /// A layer naming every segment `name` (unless `AWS_XRAY_TRACING_NAME` is set).
     pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            settings: Settings {
+            settings: Arc::new(Settings {
                 namer: FixedName::new(name),
                 on_request: (),
                 recorder: None,
                 keep_query: false,
                 #[cfg(feature = "axum")]
                 record_route: false,
-            },
+            }),
         }
     }
 }
 
-impl<N, Q> XrayLayer<N, Q> {
+// `Clone` bounds: a setter copies the settings when a clone of the layer shares them (as the
+// `Layer` impl needs `Clone` too, every usable layer meets them).
+impl<N: Clone, Q: Clone> XrayLayer<N, Q> {
     /// Records with `recorder`. Defaults to the global recorder, looked up on each request.
     #[must_use]
     pub fn with_recorder(mut self, recorder: Recorder) -> Self {
-        self.settings.recorder = Some(recorder);
+        Arc::make_mut(&mut self.settings).recorder = Some(recorder);
         self
     }
 
@@ -60,16 +64,16 @@ impl<N, Q> XrayLayer<N, Q> {
     /// or a closure. Defaults to the fixed name given to [`new`](XrayLayer::new).
     #[must_use]
     pub fn with_naming<N2>(self, namer: N2) -> XrayLayer<N2, Q> {
-        let s = self.settings;
+        let s = Arc::unwrap_or_clone(self.settings);
         XrayLayer {
-            settings: Settings {
+            settings: Arc::new(Settings {
                 namer,
                 on_request: s.on_request,
                 recorder: s.recorder,
                 keep_query: s.keep_query,
                 #[cfg(feature = "axum")]
                 record_route: s.record_route,
-            },
+            }),
         }
     }
 
@@ -77,16 +81,16 @@ impl<N, Q> XrayLayer<N, Q> {
     /// [`OnRequest`](crate::OnRequest)). Defaults to `()`, which records nothing more.
     #[must_use]
     pub fn with_on_request<Q2>(self, hook: Q2) -> XrayLayer<N, Q2> {
-        let s = self.settings;
+        let s = Arc::unwrap_or_clone(self.settings);
         XrayLayer {
-            settings: Settings {
+            settings: Arc::new(Settings {
                 namer: s.namer,
                 on_request: hook,
                 recorder: s.recorder,
                 keep_query: s.keep_query,
                 #[cfg(feature = "axum")]
                 record_route: s.record_route,
-            },
+            }),
         }
     }
 
@@ -94,7 +98,7 @@ impl<N, Q> XrayLayer<N, Q> {
     /// Defaults to `false`.
     #[must_use]
     pub fn with_query_in_url(mut self, keep: bool) -> Self {
-        self.settings.keep_query = keep;
+        Arc::make_mut(&mut self.settings).keep_query = keep;
         self
     }
 
@@ -105,7 +109,7 @@ impl<N, Q> XrayLayer<N, Q> {
     #[cfg(feature = "axum")]
     #[must_use]
     pub fn with_route_annotation(mut self, record: bool) -> Self {
-        self.settings.record_route = record;
+        Arc::make_mut(&mut self.settings).record_route = record;
         self
     }
 }
@@ -114,6 +118,6 @@ impl<S, N: Clone, Q: Clone> Layer<S> for XrayLayer<N, Q> {
     type Service = XrayService<S, N, Q>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        XrayService::new(inner, Arc::new(self.settings.clone()))
+        XrayService::new(inner, Arc::clone(&self.settings))
     }
 }

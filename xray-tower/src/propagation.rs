@@ -6,15 +6,14 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use xray_core::header::HEADER_NAME_LOWER;
 use xray_core::{Entity, TraceHeader, TraceId};
 
-/// The header's name, for inserting (lookups take the `&str`).
-fn name() -> HeaderName {
-    HeaderName::from_static(HEADER_NAME_LOWER)
-}
+/// The header's name. A `const` so that neither lookups nor inserts parse and validate the
+/// name on each request, as a `&str` key or a run-time `from_static` would.
+pub(crate) const TRACE_HEADER: HeaderName = HeaderName::from_static(HEADER_NAME_LOWER);
 
 /// The caller's header, if it sent one; a header that does not parse yields one without a
 /// root, which starts a new trace.
 pub(crate) fn incoming(headers: &HeaderMap) -> Option<TraceHeader> {
-    headers.get(HEADER_NAME_LOWER).map(|v| TraceHeader::parse_bytes(v.as_bytes()))
+    headers.get(&TRACE_HEADER).map(|v| TraceHeader::parse_bytes(v.as_bytes()))
 }
 
 /// `Root=…` plus, when the caller asked with `Sampled=?`, `;Sampled=1|0`: formatted on the
@@ -39,7 +38,7 @@ pub(crate) fn response_value(trace_id: TraceId, answer: Option<bool>) -> Option<
 
 /// Adds the response header unless the service already set one (one lookup either way).
 pub(crate) fn answer(headers: &mut HeaderMap, trace_id: TraceId, answer: Option<bool>) {
-    if let Entry::Vacant(slot) = headers.entry(name())
+    if let Entry::Vacant(slot) = headers.entry(TRACE_HEADER)
         && let Some(value) = response_value(trace_id, answer)
     {
         slot.insert(value);
@@ -48,12 +47,12 @@ pub(crate) fn answer(headers: &mut HeaderMap, trace_id: TraceId, answer: Option<
 
 /// Adds `entity`'s downstream header to an outgoing request, unless the caller set one.
 pub(crate) fn inject(headers: &mut HeaderMap, entity: &Entity) {
-    if headers.contains_key(HEADER_NAME_LOWER) {
+    if headers.contains_key(&TRACE_HEADER) {
         return;
     }
     if let Some(value) = entity.downstream_header().and_then(|h| HeaderValue::from_bytes(h.to_bytes().as_bytes()).ok())
     {
-        headers.insert(name(), value);
+        headers.insert(TRACE_HEADER, value);
     }
 }
 
@@ -74,7 +73,7 @@ mod tests {
     #[test]
     fn answer_keeps_a_header_the_service_set() {
         let mut headers = HeaderMap::new();
-        headers.insert(name(), HeaderValue::from_static("Root=mine"));
+        headers.insert(TRACE_HEADER, HeaderValue::from_static("Root=mine"));
         answer(&mut headers, ROOT.parse().unwrap(), None);
         assert_eq!(headers[HEADER_NAME_LOWER], "Root=mine");
     }
@@ -83,9 +82,9 @@ mod tests {
     fn incoming_headers() {
         let mut headers = HeaderMap::new();
         assert!(incoming(&headers).is_none());
-        headers.insert(name(), HeaderValue::from_static("garbage"));
+        headers.insert(TRACE_HEADER, HeaderValue::from_static("garbage"));
         assert!(incoming(&headers).unwrap().root().is_none());
-        headers.insert(name(), HeaderValue::try_from(format!("Root={ROOT};Sampled=?")).unwrap());
+        headers.insert(TRACE_HEADER, HeaderValue::try_from(format!("Root={ROOT};Sampled=?")).unwrap());
         let h = incoming(&headers).unwrap();
         assert_eq!(h.root().unwrap().to_string(), ROOT);
         assert_eq!(h.sampled(), xray_core::SamplingFlag::Requested);

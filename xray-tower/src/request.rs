@@ -6,12 +6,15 @@
 use std::net::SocketAddr;
 
 use http::header::{HOST, USER_AGENT};
-use http::{HeaderMap, Request, Uri};
+use http::{HeaderMap, HeaderName, Request, Uri};
 use xray_core::HttpRequest;
 
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+// `const` names: a `&str` key would be parsed, validated and hashed on every lookup.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
+/// A header as text. `to_str` admits only visible ASCII and tabs, so `str::trim_ascii` (which
+/// skips the Unicode tables that `str::trim` consults) trims all the whitespace there can be.
 fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -19,14 +22,14 @@ fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<
 /// The host as the caller sent it (`Host` header, else the URI's authority), port included.
 pub(crate) fn host<B>(request: &Request<B>) -> Option<&str> {
     header(request.headers(), HOST)
-        .map(str::trim)
+        .map(str::trim_ascii)
         .or_else(|| request.uri().authority().map(|a| a.as_str().rsplit('@').next().unwrap_or("")))
 }
 
 /// `http` unless the URI or a proxy's `X-Forwarded-Proto` says otherwise.
 fn scheme<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
     uri.scheme_str()
-        .or_else(|| header(headers, X_FORWARDED_PROTO).and_then(|v| v.split(',').next()).map(str::trim))
+        .or_else(|| header(headers, &X_FORWARDED_PROTO).and_then(|v| v.split(',').next()).map(str::trim_ascii))
         .filter(|s| !s.is_empty())
         .unwrap_or("http")
 }
@@ -52,9 +55,9 @@ fn url(uri: &Uri, host: Option<&str>, headers: &HeaderMap, keep_query: bool) -> 
 /// The caller: the first `X-Forwarded-For` entry (flagged as such, since a client can forge
 /// it), else the peer address the server put in the extensions.
 fn client_ip<B>(request: &Request<B>) -> Option<(String, bool)> {
-    let forwarded = header(request.headers(), X_FORWARDED_FOR)
+    let forwarded = header(request.headers(), &X_FORWARDED_FOR)
         .and_then(|v| v.split(',').next())
-        .map(str::trim)
+        .map(str::trim_ascii)
         .filter(|v| !v.is_empty());
     if let Some(ip) = forwarded {
         return Some((ip.to_owned(), true));
@@ -72,12 +75,13 @@ fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
     request.extensions().get::<SocketAddr>().copied()
 }
 
-/// The `http.request` block of a sampled request's segment.
-pub(crate) fn http_request<B>(request: &Request<B>, keep_query: bool) -> HttpRequest {
+/// The `http.request` block of a sampled request's segment; `host` is [`host`]'s answer,
+/// which the caller has already looked up for the sampler.
+pub(crate) fn http_request<B>(request: &Request<B>, host: Option<&str>, keep_query: bool) -> HttpRequest {
     let (client_ip, x_forwarded_for) = client_ip(request).map_or((None, false), |(ip, xff)| (Some(ip), xff));
     HttpRequest {
         method: Some(request.method().as_str().to_owned()),
-        url: Some(url(request.uri(), host(request), request.headers(), keep_query)),
+        url: Some(url(request.uri(), host, request.headers(), keep_query)),
         user_agent: header(request.headers(), USER_AGENT).map(str::to_owned),
         client_ip,
         x_forwarded_for,
@@ -132,7 +136,7 @@ mod tests {
         ];
         for (uri, headers, keep, expected) in cases {
             let r = req(uri, headers);
-            assert_eq!(http_request(&r, keep).url.as_deref(), Some(expected), "{uri} {headers:?}");
+            assert_eq!(http_request(&r, host(&r), keep).url.as_deref(), Some(expected), "{uri} {headers:?}");
         }
     }
 
@@ -140,23 +144,25 @@ mod tests {
     fn client_ip_prefers_first_forwarded_entry() {
         let mut r = req("/", &[("x-forwarded-for", " 203.0.113.7 , 10.0.0.1")]);
         r.extensions_mut().insert(SocketAddr::from(([127, 0, 0, 1], 9)));
-        let h = http_request(&r, false);
+        let h = http_request(&r, host(&r), false);
         assert_eq!(h.client_ip.as_deref(), Some("203.0.113.7"));
         assert!(h.x_forwarded_for);
 
         let mut r = req("/", &[("x-forwarded-for", " ")]);
         r.extensions_mut().insert(SocketAddr::from(([192, 0, 2, 1], 9)));
-        let h = http_request(&r, false);
+        let h = http_request(&r, host(&r), false);
         assert_eq!(h.client_ip.as_deref(), Some("192.0.2.1"));
         assert!(!h.x_forwarded_for);
 
-        let h = http_request(&req("/", &[]), false);
+        let r = req("/", &[]);
+        let h = http_request(&r, host(&r), false);
         assert_eq!(h.client_ip, None);
     }
 
     #[test]
     fn method_and_user_agent() {
-        let h = http_request(&req("/", &[("user-agent", "curl/8")]), false);
+        let r = req("/", &[("user-agent", "curl/8")]);
+        let h = http_request(&r, host(&r), false);
         assert_eq!(h.method.as_deref(), Some("POST"));
         assert_eq!(h.user_agent.as_deref(), Some("curl/8"));
     }

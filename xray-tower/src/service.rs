@@ -73,17 +73,18 @@ where
         // A caller's decision on a valid trace is obeyed without asking the sampler, so only
         // look up what the sampler sees when it will be asked.
         let decided = incoming.as_ref().is_some_and(|h| h.root().is_some() && h.sampled().decision().is_some());
+        // Looked up once: for the sampler here, and for `http.request` if sampled.
+        let host = (!decided).then(|| request::host(&req));
         let segment = {
             let name = settings.namer.name(&req);
-            let sampling = if decided {
-                SamplingRequest::default()
-            } else {
-                SamplingRequest {
-                    host: request::host(&req),
+            let sampling = match host {
+                None => SamplingRequest::default(),
+                Some(host) => SamplingRequest {
+                    host,
                     method: Some(req.method().as_str()),
                     url_path: Some(req.uri().path()),
                     ..SamplingRequest::default()
-                }
+                },
             };
             recorder.begin_segment(&name, incoming.as_ref(), &sampling)
         };
@@ -100,7 +101,8 @@ where
             return ResponseFuture::traced(future.with_entity(entity), Pending::new(trace_id, answer, None));
         }
 
-        segment.set_http_request(request::http_request(&req, settings.keep_query));
+        let host = host.unwrap_or_else(|| request::host(&req));
+        segment.set_http_request(request::http_request(&req, host, settings.keep_query));
         #[cfg(feature = "axum")]
         if settings.record_route
             && let Some(path) = req.extensions().get::<axum::extract::MatchedPath>()
