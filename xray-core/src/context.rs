@@ -44,10 +44,19 @@ fn strategy() -> ContextMissing {
 #[error("no X-Ray segment in context: wrap the work in a traced request, in_subsegment, or in_current_trace")]
 pub struct ContextMissingError;
 
+#[inline]
 fn take_current() -> Entity {
-    CURRENT.try_with(|c| c.try_borrow().map(|e| e.clone()).unwrap_or_default()).unwrap_or_default()
+    // A borrow conflict (only possible from a `Drop` running inside `swap`) or a torn-down
+    // thread-local reads as "no entity"; both are off the hot path.
+    match CURRENT.try_with(|c| c.try_borrow().ok().map(|e| e.clone())) {
+        Ok(Some(e)) => e,
+        _ => Entity::noop(),
+    }
 }
 
+/// Kept out of line so that `current()` inlines to a borrow, a clone and one branch.
+#[cold]
+#[inline(never)]
 fn report_missing() {
     match strategy() {
         ContextMissing::IgnoreError => {}
@@ -64,6 +73,7 @@ fn report_missing() {
 /// let e = xray_core::current();
 /// e.annotate("k", "v"); // outside a trace: does nothing
 /// ```
+#[inline]
 pub fn current() -> Entity {
     let e = take_current();
     if e.is_noop() {
@@ -86,6 +96,7 @@ pub fn try_current() -> Result<Entity, ContextMissingError> {
 
 /// The current entity without any missing-context report (for integrations that simply
 /// forward when nothing is traced).
+#[inline]
 pub fn current_quiet() -> Entity {
     take_current()
 }

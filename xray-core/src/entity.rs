@@ -54,9 +54,18 @@ impl Trace {
     }
 }
 
+/// Where a node finds its trace's shared data.
+enum TraceLink {
+    /// A segment (or facade) holds it inline, saving an allocation per segment.
+    Own(Trace),
+    /// A subsegment reaches it through its segment's node, which its `parent` chain keeps
+    /// alive anyway.
+    Root(Arc<Node>),
+}
+
 /// One open segment or subsegment.
 pub(crate) struct Node {
-    trace: Arc<Trace>,
+    link: TraceLink,
     parent: Option<Arc<Node>>,
     id: EntityId,
     /// `None` once the entity has ended.
@@ -64,15 +73,47 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new_segment(trace: Arc<Trace>, doc: SegmentDocument) -> Arc<Self> {
-        Arc::new(Self { id: doc.id, trace, parent: None, doc: Mutex::new(Some(doc)) })
+    /// A segment's node. The document is built inside the node and completed by `fill`
+    /// there, rather than built first and then moved in (it is some 450 bytes).
+    pub(crate) fn new_segment(trace: Trace, name: &str, fill: impl FnOnce(&mut SegmentDocument)) -> Arc<Self> {
+        let id = EntityId::new();
+        let mut node = Arc::new(Self {
+            id,
+            link: TraceLink::Own(trace),
+            parent: None,
+            doc: Mutex::new(Some(SegmentDocument::new(name, id, Timestamp::now()))),
+        });
+        // Nothing else holds the new node yet, so `get_mut` always succeeds.
+        if let Some(node) = Arc::get_mut(&mut node)
+            && let Some(doc) = node.doc.get_mut().unwrap_or_else(PoisonError::into_inner)
+        {
+            fill(doc);
+        }
+        node
     }
 
     /// A segment recorded elsewhere (AWS Lambda's function segment): it has an id that
     /// children name as their parent, and no document, so it is never emitted and every
     /// subsegment under it is sent on its own.
-    pub(crate) fn new_facade(trace: Arc<Trace>, id: EntityId) -> Arc<Self> {
-        Arc::new(Self { id, trace, parent: None, doc: Mutex::new(None) })
+    pub(crate) fn new_facade(trace: Trace, id: EntityId) -> Arc<Self> {
+        Arc::new(Self { id, link: TraceLink::Own(trace), parent: None, doc: Mutex::new(None) })
+    }
+
+    /// The trace this node belongs to.
+    fn trace(&self) -> &Trace {
+        match &self.link {
+            TraceLink::Own(trace) => trace,
+            // A root node always owns its trace, so this recursion is one step deep.
+            TraceLink::Root(root) => root.trace(),
+        }
+    }
+
+    /// The node that owns this node's trace: what a new child links to.
+    fn trace_owner(self: &Arc<Self>) -> &Arc<Self> {
+        match &self.link {
+            TraceLink::Own(_) => self,
+            TraceLink::Root(root) => root,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<SegmentDocument>> {
@@ -94,26 +135,29 @@ impl Node {
         };
         doc.end_time = Some(Timestamp::now());
         let Some(parent) = &self.parent else {
-            self.trace.recorder.emit(doc);
+            self.trace().recorder.emit(doc);
             return;
         };
-        let total = doc.estimated_size();
-        let own = total - doc.subsegments.iter().map(SegmentDocument::estimated_size).sum::<usize>();
+        // Size the node without its children, then the children, so that no subtree is sized twice.
+        let children = std::mem::take(&mut doc.subsegments);
+        let own = doc.estimated_size();
+        let total = own + children.iter().map(SegmentDocument::estimated_size).sum::<usize>();
+        doc.subsegments = children;
         {
             let mut parent_doc = parent.lock();
             if let Some(parent_doc) = parent_doc.as_mut()
-                && self.trace.keep(own)
+                && self.trace().keep(own)
             {
                 parent_doc.subsegments.push(doc);
                 return;
             }
         }
         // The parent is gone, or the trace holds enough: send this subtree on its own.
-        self.trace.release(total - own);
+        self.trace().release(total - own);
         doc.kind = Some(DocumentType::Subsegment);
-        doc.trace_id = Some(self.trace.trace_id);
+        doc.trace_id = Some(self.trace().trace_id);
         doc.parent_id = Some(parent.id);
-        self.trace.recorder.emit(doc);
+        self.trace().recorder.emit(doc);
     }
 }
 
@@ -184,7 +228,7 @@ impl Entity {
         match &self.0 {
             Repr::Noop => None,
             Repr::Unsampled(u) => Some(u.trace_id),
-            Repr::Node(n) => Some(n.trace.trace_id),
+            Repr::Node(n) => Some(n.trace().trace_id),
         }
     }
 
@@ -200,7 +244,7 @@ impl Entity {
     /// The recorder of a sampled entity.
     pub fn recorder(&self) -> Option<&Recorder> {
         match &self.0 {
-            Repr::Node(n) => Some(&n.trace.recorder),
+            Repr::Node(n) => Some(&n.trace().recorder),
             _ => None,
         }
     }
@@ -222,7 +266,7 @@ impl Entity {
                 u.extra.as_deref().unwrap_or(""),
             )),
             Repr::Node(n) => {
-                Some(TraceHeader::from_parts(n.trace.trace_id, Some(n.id), SamplingFlag::Sampled, &n.trace.extra))
+                Some(TraceHeader::from_parts(n.trace().trace_id, Some(n.id), SamplingFlag::Sampled, &n.trace().extra))
             }
         }
     }
@@ -381,7 +425,7 @@ impl Entity {
                 let doc = SegmentDocument::new(name, EntityId::new(), Timestamp::now());
                 Entity(Repr::Node(Arc::new(Node {
                     id: doc.id,
-                    trace: parent.trace.clone(),
+                    link: TraceLink::Root(parent.trace_owner().clone()),
                     parent: Some(parent.clone()),
                     doc: Mutex::new(Some(doc)),
                 })))
@@ -416,7 +460,7 @@ impl std::fmt::Debug for Entity {
         match &self.0 {
             Repr::Noop => f.write_str("Entity(noop)"),
             Repr::Unsampled(u) => write!(f, "Entity(unsampled {})", u.trace_id),
-            Repr::Node(n) => write!(f, "Entity({} in {})", n.id, n.trace.trace_id),
+            Repr::Node(n) => write!(f, "Entity({} in {})", n.id, n.trace().trace_id),
         }
     }
 }
@@ -455,7 +499,7 @@ impl Segment {
             });
             if let Some(doc) = snapshot {
                 log_event!(Debug, id = %doc.id, "sending in-progress segment");
-                n.trace.recorder.emit(doc);
+                n.trace().recorder.emit(doc);
             }
         }
     }
@@ -505,5 +549,43 @@ impl Deref for Subsegment {
 impl Drop for Subsegment {
     fn drop(&mut self) {
         self.entity.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AlwaysSample, MemoryEmitter, SamplingRequest};
+
+    const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1";
+
+    #[test]
+    fn grandchildren_reach_the_trace_through_the_segment() {
+        let emitter = Arc::new(MemoryEmitter::new());
+        let recorder = Recorder::builder().with_emitter(emitter.clone()).with_sampler(AlwaysSample).build().unwrap();
+        let incoming = TraceHeader::parse(HEADER);
+        let segment = recorder.begin_segment("api", Some(&incoming), &SamplingRequest::default());
+        let child = segment.begin_subsegment("child");
+        let grandchild = child.begin_subsegment("grandchild");
+        assert_eq!(grandchild.trace_id(), incoming.root());
+        let down = grandchild.downstream_header().unwrap();
+        assert_eq!(down.extra(), "Lineage=a:1");
+        assert_eq!(down.parent(), Some(grandchild.id().unwrap()));
+
+        // The segment ends first: the open subtree is sent on its own, still with the trace id.
+        segment.end();
+        grandchild.end();
+        child.end();
+        let docs = emitter.documents();
+        assert_eq!(docs.len(), 2, "{docs:#?}");
+        for doc in &docs {
+            xray_tests::assert_valid(doc);
+            assert_eq!(doc["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+        }
+        assert_eq!(docs[0]["name"], "api");
+        assert_eq!(docs[0]["aws"]["xray"]["sdk"], crate::model::SDK_NAME);
+        assert_eq!(docs[1]["name"], "child");
+        assert_eq!(docs[1]["type"], "subsegment");
+        assert_eq!(docs[1]["subsegments"][0]["name"], "grandchild");
     }
 }

@@ -50,6 +50,44 @@ impl SamplingFlag {
     }
 }
 
+/// The index of the first `a` or `b` in `bytes`, eight bytes at a time (no per-call set-up,
+/// unlike `str::split`; headers are short, so a SIMD search would not pay off).
+fn find_either(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let (sa, sb) = (LO * u64::from(a), LO * u64::from(b));
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let (xa, xb) = (x ^ sa, x ^ sb);
+        // A zero byte in `xa` or `xb` marks a match; the lowest flagged byte is always a true one.
+        let hits = (xa.wrapping_sub(LO) & !xa | xb.wrapping_sub(LO) & !xb) & HI;
+        if hits != 0 {
+            return Some(base + (hits.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks.remainder().iter().position(|&c| c == a || c == b).map(|i| base + i)
+}
+
+/// `key == lower`, ignoring ASCII case; `lower` is lower-case letters only, for which setting
+/// bit 0x20 is exact case folding (cheaper than `eq_ignore_ascii_case`'s general mapping).
+#[inline]
+fn is_key<const N: usize>(key: &[u8], lower: &[u8; N]) -> bool {
+    key.len() == N && key.iter().zip(lower).fold(true, |eq, (k, l)| eq & (k | 0x20 == *l))
+}
+
+/// Which reserved keys `parse` has met (the first occurrence wins).
+#[derive(Default)]
+struct Seen {
+    root: bool,
+    parent: bool,
+    sampled: bool,
+}
+
 /// A parsed `X-Amzn-Trace-Id` header.
 ///
 /// ```
@@ -78,40 +116,7 @@ impl TraceHeader {
 
     /// Parses a header value; never fails and never panics (see the module docs for the rules).
     pub fn parse(value: &str) -> Self {
-        let mut header = Self::default();
-        let (mut seen_root, mut seen_parent, mut seen_sampled) = (false, false, false);
-        for part in value.split(';') {
-            let Some((key, val)) = part.split_once('=') else {
-                continue;
-            };
-            let (key, val) = (key.trim_ascii(), val.trim_ascii());
-            if key.is_empty() {
-                continue;
-            }
-            if key.eq_ignore_ascii_case("root") {
-                if !std::mem::replace(&mut seen_root, true) {
-                    header.root = val.parse().ok();
-                }
-            } else if key.eq_ignore_ascii_case("parent") {
-                if !std::mem::replace(&mut seen_parent, true) {
-                    header.parent = val.parse().ok();
-                }
-            } else if key.eq_ignore_ascii_case("sampled") {
-                if !std::mem::replace(&mut seen_sampled, true) {
-                    header.sampled = match val {
-                        "1" => SamplingFlag::Sampled,
-                        "0" => SamplingFlag::NotSampled,
-                        "?" => SamplingFlag::Requested,
-                        _ => SamplingFlag::Unknown,
-                    };
-                }
-            } else if key.eq_ignore_ascii_case("self") {
-                // `Self` describes a load balancer's own hop; it is not propagated.
-            } else {
-                header.push_extra(key, val, value.len());
-            }
-        }
-        header
+        Self::parse_raw(value.as_bytes())
     }
 
     /// A header from parts already known to be valid (the extra text was produced by `parse`).
@@ -119,9 +124,70 @@ impl TraceHeader {
         Self { root: Some(root), parent, sampled, extra: extra.to_owned() }
     }
 
-    /// Parses raw header bytes; bytes that are not UTF-8 yield an empty header (a new trace).
+    /// Parses raw header bytes by the same rules; a part that is not UTF-8 cannot be a valid
+    /// `Root`, `Parent` or `Sampled`, and an unknown one that is not UTF-8 is skipped like any
+    /// other malformed part.
     pub fn parse_bytes(value: &[u8]) -> Self {
-        std::str::from_utf8(value).map(Self::parse).unwrap_or_default()
+        Self::parse_raw(value)
+    }
+
+    /// One forward pass over the bytes: `;` ends a part, its first `=` splits key from value.
+    /// Both are ASCII, so on UTF-8 input every cut falls on a character boundary.
+    fn parse_raw(value: &[u8]) -> Self {
+        let mut header = Self::default();
+        let mut seen = Seen::default();
+        let mut start = 0;
+        while start < value.len() {
+            let rest = &value[start..];
+            let Some(at) = find_either(rest, b';', b'=') else { break };
+            if rest[at] == b';' {
+                // No `=` in this part: malformed, skipped.
+                start += at + 1;
+                continue;
+            }
+            let end = find_either(&rest[at + 1..], b';', b';').map_or(rest.len(), |i| at + 1 + i);
+            header.apply(&rest[..at], &rest[at + 1..end], &mut seen, value.len());
+            start += end + 1;
+        }
+        header
+    }
+
+    /// Applies one `key=value` part (untrimmed) to the header.
+    fn apply(&mut self, key: &[u8], val: &[u8], seen: &mut Seen, input_len: usize) {
+        let (key, val) = (key.trim_ascii(), val.trim_ascii());
+        // Dispatch on length first: most parts are one of the reserved keys.
+        match key.len() {
+            0 => {}
+            4 if is_key(key, b"root") => {
+                if !std::mem::replace(&mut seen.root, true) {
+                    self.root = TraceId::parse_ascii(val).ok();
+                }
+            }
+            4 if is_key(key, b"self") => {
+                // `Self` describes a load balancer's own hop; it is not propagated.
+            }
+            6 if is_key(key, b"parent") => {
+                if !std::mem::replace(&mut seen.parent, true) {
+                    self.parent = EntityId::parse_ascii(val).ok();
+                }
+            }
+            7 if is_key(key, b"sampled") => {
+                if !std::mem::replace(&mut seen.sampled, true) {
+                    self.sampled = match val {
+                        b"1" => SamplingFlag::Sampled,
+                        b"0" => SamplingFlag::NotSampled,
+                        b"?" => SamplingFlag::Requested,
+                        _ => SamplingFlag::Unknown,
+                    };
+                }
+            }
+            _ => {
+                // Only kept text has to be UTF-8; on `&str` input these checks always pass.
+                if let (Ok(key), Ok(val)) = (std::str::from_utf8(key), std::str::from_utf8(val)) {
+                    self.push_extra(key, val, input_len);
+                }
+            }
+        }
     }
 
     fn push_extra(&mut self, key: &str, val: &str, input_len: usize) {
@@ -245,46 +311,100 @@ impl TraceHeader {
     /// ```
     pub fn to_bytes(&self) -> HeaderBytes {
         let mut out = HeaderBytes { buf: [0; MAX_LEN], len: 0 };
-        let mut sep: &[u8] = b"";
-        if let Some(root) = &self.root {
-            out.push(b"Root=");
-            out.push(&root.to_bytes());
-            sep = b";";
-        }
-        if let Some(parent) = &self.parent {
-            out.push(sep);
-            out.push(b"Parent=");
-            out.push(&parent.to_bytes());
-            sep = b";";
-        }
-        let flag: &[u8] = match self.sampled {
-            SamplingFlag::Sampled => b"Sampled=1",
-            SamplingFlag::NotSampled => b"Sampled=0",
-            SamplingFlag::Requested => b"Sampled=?",
-            SamplingFlag::Unknown => b"",
-        };
-        if !flag.is_empty() {
-            out.push(sep);
-            out.push(flag);
-            sep = b";";
-        }
+        let fixed = self.fixed_part();
+        out.push(fixed.as_bytes());
         if !self.extra.is_empty() {
-            out.push(sep);
+            if fixed.len > 0 {
+                out.push(b";");
+            }
             out.push(self.extra.as_bytes());
         }
         out
     }
 
+    /// `Root`, `Parent` and `Sampled`, formatted into a small stack buffer.
+    fn fixed_part(&self) -> FixedPart {
+        let mut out = FixedPart { buf: [0; FIXED_LEN], len: 0 };
+        if let Some(root) = &self.root {
+            out.push(b"Root=");
+            out.push(&root.to_bytes());
+        }
+        if let Some(parent) = &self.parent {
+            out.push_sep();
+            out.push(b"Parent=");
+            out.push(&parent.to_bytes());
+        }
+        let flag: &[u8] = match self.sampled {
+            SamplingFlag::Sampled => b"Sampled=1",
+            SamplingFlag::NotSampled => b"Sampled=0",
+            SamplingFlag::Requested => b"Sampled=?",
+            SamplingFlag::Unknown => return out,
+        };
+        out.push_sep();
+        out.push(flag);
+        out
+    }
+
+    /// Writes the canonical form piece by piece, without the full-size stack buffer.
+    fn write_pieces<E>(&self, mut write: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+        let fixed = self.fixed_part();
+        write(fixed.as_str())?;
+        if !self.extra.is_empty() {
+            if fixed.len > 0 {
+                write(";")?;
+            }
+            write(&self.extra)?;
+        }
+        Ok(())
+    }
+
     /// Formats into `out` (cleared first), reusing its allocation.
     pub fn write_into(&self, out: &mut String) {
         out.clear();
-        out.push_str(self.to_bytes().as_str());
+        let _ = self.write_pieces(|piece| {
+            out.push_str(piece);
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
+}
+
+/// The longest `Root=…;Parent=…;Sampled=x`.
+const FIXED_LEN: usize = 5 + 35 + 8 + 16 + 10;
+
+/// The fixed keys of a formatted header.
+struct FixedPart {
+    buf: [u8; FIXED_LEN],
+    len: usize,
+}
+
+impl FixedPart {
+    fn push(&mut self, bytes: &[u8]) {
+        // Callers push at most FIXED_LEN bytes in all; `get_mut` keeps a mistake from panicking.
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+
+    fn push_sep(&mut self) {
+        if self.len > 0 {
+            self.push(b";");
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn as_str(&self) -> &str {
+        // ASCII ids and keys only.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
 impl fmt::Display for TraceHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.to_bytes().as_str())
+        self.write_pieces(|piece| f.write_str(piece))
     }
 }
 
@@ -413,7 +533,81 @@ mod tests {
         assert_eq!(h, TraceHeader::default());
     }
 
+    #[test]
+    fn non_utf8_parts_are_skipped_and_the_rest_kept() {
+        let h = TraceHeader::parse_bytes(b"Root=1-5759e988-bd862e3fe1be46a994272793;X=\xff;Sampled=1;Y=ok;\xfe=1");
+        assert_eq!(h.root().unwrap().to_string(), ROOT);
+        assert_eq!(h.sampled(), SamplingFlag::Sampled);
+        assert_eq!(h.extra(), "Y=ok");
+    }
+
+    #[test]
+    fn bytes_and_text_parse_alike() {
+        for input in [
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            " sElF = x ; PARENT=53995c3f42cd8ad8;a=b=c;;=;k=;=v;Rooted=1;root=1-5759e988-bd862e3fe1be46a994272793",
+            "Sampled=?;Lineage=é:1",
+        ] {
+            assert_eq!(TraceHeader::parse_bytes(input.as_bytes()), TraceHeader::parse(input), "{input:?}");
+        }
+        let h = TraceHeader::parse("k=;Rooted=1;a=b=c");
+        assert_eq!(h.extra(), "k=;Rooted=1;a=b=c");
+    }
+
+    /// The straightforward split-based reading of the rules, as an oracle for the byte scanner.
+    fn reference(value: &str) -> TraceHeader {
+        let mut h = TraceHeader::default();
+        let (mut root, mut parent, mut sampled) = (false, false, false);
+        for part in value.split(';') {
+            let Some((key, val)) = part.split_once('=') else { continue };
+            let (key, val) = (key.trim_ascii(), val.trim_ascii());
+            if key.is_empty() {
+                continue;
+            }
+            if key.eq_ignore_ascii_case("root") {
+                if !std::mem::replace(&mut root, true) {
+                    h.root = val.parse().ok();
+                }
+            } else if key.eq_ignore_ascii_case("parent") {
+                if !std::mem::replace(&mut parent, true) {
+                    h.parent = val.parse().ok();
+                }
+            } else if key.eq_ignore_ascii_case("sampled") {
+                if !std::mem::replace(&mut sampled, true) {
+                    h.sampled = match val {
+                        "1" => SamplingFlag::Sampled,
+                        "0" => SamplingFlag::NotSampled,
+                        "?" => SamplingFlag::Requested,
+                        _ => SamplingFlag::Unknown,
+                    };
+                }
+            } else if !key.eq_ignore_ascii_case("self") {
+                h.push_extra(key, val, value.len());
+            }
+        }
+        h
+    }
+
     proptest::proptest! {
+        #[test]
+        fn scanner_agrees_with_the_reference(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(format!("Root={ROOT}")),
+                    proptest::strategy::Just(format!(" rOOt = {ROOT} ")),
+                    proptest::strategy::Just(format!("Parent={PARENT}")),
+                    proptest::strategy::Just(format!("PARENT ={PARENT}")),
+                    "(Sampled|sampled|SAMPLED|Self|self) ?= ?[01?x]?",
+                    "[ A-Za-zé=:|0-9-]{0,40}",
+                ],
+                0..8,
+            ),
+        ) {
+            let input = parts.join(";");
+            proptest::prop_assert_eq!(TraceHeader::parse(&input), reference(&input));
+            proptest::prop_assert_eq!(TraceHeader::parse_bytes(input.as_bytes()), reference(&input));
+        }
+
         #[test]
         fn never_panics_and_stays_within_input_size(input in ".{0,600}") {
             let h = TraceHeader::parse(&input);
@@ -423,7 +617,18 @@ mod tests {
 
         #[test]
         fn never_panics_on_bytes(input in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
-            let _ = TraceHeader::parse_bytes(&input);
+            let h = TraceHeader::parse_bytes(&input);
+            proptest::prop_assert!(h.extra.capacity() <= input.len().min(MAX_EXTRA_LEN));
+        }
+
+        #[test]
+        fn formatting_paths_agree(input in "[A-Za-z=; 0-9-]{0,120}") {
+            let h = TraceHeader::parse(&input);
+            let mut out = String::new();
+            h.write_into(&mut out);
+            let bytes = h.to_bytes();
+            proptest::prop_assert_eq!(bytes.as_str(), out.as_str());
+            proptest::prop_assert_eq!(h.to_string(), out);
         }
 
         #[test]

@@ -92,18 +92,53 @@ static HEX_VALUE: [u8; 256] = {
 
 /// Decodes `hex` (two digits per byte) into `out`; `offset` positions errors in the whole input.
 fn read_hex(hex: &[u8], out: &mut [u8], offset: usize) -> Result<(), ParseIdError> {
+    let mut ok = true;
+    let mut hex_chunks = hex.chunks_exact(8);
+    let mut out_chunks = out.chunks_exact_mut(4);
+    for (digits, bytes) in (&mut hex_chunks).zip(&mut out_chunks) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(digits);
+        match decode8(u64::from_le_bytes(word)) {
+            Some(v) => bytes.copy_from_slice(&v.to_be_bytes()),
+            None => ok = false,
+        }
+    }
     let mut bad = 0u8;
-    for (pair, byte) in hex.chunks_exact(2).zip(out.iter_mut()) {
+    for (pair, byte) in hex_chunks.remainder().chunks_exact(2).zip(out_chunks.into_remainder().iter_mut()) {
         let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
         bad |= hi | lo;
         *byte = (hi << 4) | (lo & 0xf);
     }
-    if bad & 0xf0 == 0 {
+    if ok && bad & 0xf0 == 0 {
         return Ok(());
     }
     // Only on failure: find the first offending digit for the error.
     let at = hex.iter().position(|b| HEX_VALUE[*b as usize] == 0xff).unwrap_or(0);
     Err(ParseIdError::NotHex(offset + at))
+}
+
+/// Eight hex digits (loaded little-endian, so the first digit is the low byte) to their
+/// value, or `None` if any is not a hex digit: all eight are checked and converted at once
+/// instead of through two table look-ups per byte.
+#[inline]
+fn decode8(x: u64) -> Option<u32> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Setting bit 0x20 folds exactly 'A'..='F' onto 'a'..='f' (digits are checked unfolded:
+    // it would also fold 0x10..=0x19 onto them).
+    let y = x | (LO * 0x20);
+    // With every byte below 0x80 these sums cannot carry into the next byte; a byte at or
+    // above 0x80 fails the check anyway, whatever the carries did.
+    let digit = x.wrapping_add(LO * (0x80 - b'0' as u64)) & !x.wrapping_add(LO * (0x7f - b'9' as u64));
+    let alpha = y.wrapping_add(LO * (0x80 - b'a' as u64)) & !y.wrapping_add(LO * (0x7f - b'f' as u64));
+    if (digit | alpha) & HI != HI || x & HI != 0 {
+        return None;
+    }
+    let nibbles = (x & (LO * 0x0f)) + ((alpha & HI) >> 7) * 9;
+    // Pair the nibbles into bytes (first digit high), one byte per 16-bit lane.
+    let pairs = ((nibbles & 0x000f_000f_000f_000f) << 4) | ((nibbles >> 8) & 0x000f_000f_000f_000f);
+    let b = |lane: u32| (pairs >> (16 * lane)) as u8;
+    Some(u32::from_be_bytes([b(0), b(1), b(2), b(3)]))
 }
 
 thread_local! {
@@ -181,7 +216,13 @@ impl FromStr for TraceId {
     type Err = ParseIdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let b = s.as_bytes();
+        Self::parse_ascii(s.as_bytes())
+    }
+}
+
+impl TraceId {
+    /// Parses the id's ASCII form straight from bytes (header parsing skips `from_utf8`).
+    pub(crate) fn parse_ascii(b: &[u8]) -> Result<Self, ParseIdError> {
         if b.len() != 35 {
             return Err(ParseIdError::Length { expected: 35, found: b.len() });
         }
@@ -236,7 +277,13 @@ impl FromStr for EntityId {
     type Err = ParseIdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let b = s.as_bytes();
+        Self::parse_ascii(s.as_bytes())
+    }
+}
+
+impl EntityId {
+    /// Parses the id's 16 hex digits straight from bytes.
+    pub(crate) fn parse_ascii(b: &[u8]) -> Result<Self, ParseIdError> {
         if b.len() != 16 {
             return Err(ParseIdError::Length { expected: 16, found: b.len() });
         }
@@ -334,6 +381,28 @@ mod tests {
         assert_eq!("0000000000000000".parse::<EntityId>(), Err(ParseIdError::Zero));
         assert_eq!("70de5b6f19ff9a0".parse::<EntityId>(), Err(ParseIdError::Length { expected: 16, found: 15 }));
         assert_eq!("70de5b6f19ff9a0x".parse::<EntityId>(), Err(ParseIdError::NotHex(15)));
+    }
+
+    #[test]
+    fn every_byte_is_judged_like_the_table_says() {
+        for pos in [0, 5, 15] {
+            for b in 0..=255u8 {
+                let mut digits = *b"70de5b6f19ff9a0a";
+                digits[pos] = b;
+                let is_hex = HEX_VALUE[b as usize] != 0xff;
+                match EntityId::parse_ascii(&digits) {
+                    Ok(id) => {
+                        assert!(is_hex, "{b:#x} accepted");
+                        let want = u64::from_str_radix(std::str::from_utf8(&digits).unwrap(), 16).unwrap();
+                        assert_eq!(id.as_u64(), want);
+                    }
+                    Err(e) => {
+                        assert!(!is_hex, "{b:#x} rejected");
+                        assert_eq!(e, ParseIdError::NotHex(pos));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,6 @@ use crate::id::{EntityId, TraceId};
 use crate::log::{log_event, set_log_level};
 use crate::model::{Aws, SegmentDocument, Service, XraySdk};
 use crate::sampling::{LocalRules, Sampler, SamplingRequest, default_sampler};
-use crate::time::Timestamp;
 
 /// Once a trace keeps this many bytes of finished subsegments in memory, further finished
 /// subsegments are sent on their own before the segment ends.
@@ -168,22 +167,25 @@ impl Recorder {
                 extra: (!extra.is_empty()).then(|| Arc::from(extra)),
             }));
         }
-        let mut doc = SegmentDocument::new(name, EntityId::new(), Timestamp::now());
-        doc.trace_id = Some(trace_id);
-        doc.parent_id = parent_id;
-        let mut xray = XraySdk::this_sdk();
-        xray.sampling_rule_name = rule_name.map(|r| r.to_string());
-        doc.aws = Some(Box::new(Aws {
-            xray: Some(xray),
-            other: self.inner.resource.clone().unwrap_or_default(),
-            ..Aws::default()
-        }));
-        doc.origin.clone_from(&self.inner.origin);
-        if let Some(version) = &self.inner.service_version {
-            doc.service = Some(Service { version: Some(version.clone()) });
-        }
-        let trace = Arc::new(Trace::new(self.clone(), trace_id, extra));
-        Segment::new(Entity::from_node(Node::new_segment(trace, doc)))
+        let trace = Trace::new(self.clone(), trace_id, extra);
+        let node = Node::new_segment(trace, name, |doc| {
+            doc.trace_id = Some(trace_id);
+            doc.parent_id = parent_id;
+            // Spelled out rather than `..Aws::default()`, which would build and drop a spare map.
+            doc.aws = Some(Box::new(Aws {
+                xray: Some(XraySdk { sampling_rule_name: rule_name.map(|r| r.to_string()), ..XraySdk::this_sdk() }),
+                account_id: None,
+                operation: None,
+                region: None,
+                request_id: None,
+                other: self.inner.resource.clone().unwrap_or_default(),
+            }));
+            doc.origin.clone_from(&self.inner.origin);
+            if let Some(version) = &self.inner.service_version {
+                doc.service = Some(Service { version: Some(version.clone()) });
+            }
+        });
+        Segment::new(Entity::from_node(node))
     }
 
     /// The facade of an AWS Lambda invocation's segment.
@@ -206,7 +208,7 @@ impl Recorder {
                 extra: (!extra.is_empty()).then(|| Arc::from(extra)),
             }));
         }
-        let trace = Arc::new(Trace::new(self.clone(), root, header.extra()));
+        let trace = Trace::new(self.clone(), root, header.extra());
         Segment::new(Entity::from_node(Node::new_facade(trace, parent)))
     }
 
