@@ -101,30 +101,29 @@ pub fn current_quiet() -> Entity {
     take_current()
 }
 
-fn swap(entity: Entity) -> Entity {
-    CURRENT
-        .try_with(|c| match c.try_borrow_mut() {
-            Ok(mut slot) => std::mem::replace(&mut *slot, entity),
-            Err(_) => entity,
-        })
-        .unwrap_or_default()
+/// Exchanges `entity` with the current one, in place (no default values written in between).
+#[inline]
+fn exchange(entity: &mut Entity) {
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(mut slot) = c.try_borrow_mut() {
+            std::mem::swap(&mut *slot, entity);
+        }
+    });
 }
 
-/// Puts the previous entity back when dropped, also when the scope panics.
-struct Restore<'a> {
-    slot: &'a mut Entity,
-}
+/// Exchanges back when dropped, also when the scope panics.
+struct Restore<'a>(&'a mut Entity);
 
 impl Drop for Restore<'_> {
+    #[inline]
     fn drop(&mut self) {
-        let previous = std::mem::take(self.slot);
-        *self.slot = swap(previous);
+        exchange(self.0);
     }
 }
 
-pub(crate) fn with_entity<R>(entity: Entity, f: impl FnOnce() -> R) -> R {
-    let mut previous = swap(entity);
-    let _restore = Restore { slot: &mut previous };
+pub(crate) fn with_entity<R>(mut entity: Entity, f: impl FnOnce() -> R) -> R {
+    exchange(&mut entity);
+    let _restore = Restore(&mut entity);
     f()
 }
 
@@ -145,12 +144,12 @@ impl<F: Future> Future for Traced<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let mut slot = swap(std::mem::take(this.entity));
+        // Our entity goes into the slot and the previous one waits in ours until the poll ends.
+        exchange(this.entity);
         let polled = {
-            let _restore = Restore { slot: &mut slot };
+            let _restore = Restore(this.entity);
             this.inner.poll(cx)
         };
-        *this.entity = slot;
         if polled.is_ready() {
             this.owner.take();
         }
