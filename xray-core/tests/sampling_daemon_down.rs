@@ -2,10 +2,13 @@
 //! failure kind costs one rate-limited log line, and every decision is made locally at once.
 //! (Its own test binary: the log rate limits are per process.)
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::eventually;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::field::{Field, Visit};
@@ -58,17 +61,6 @@ async fn garbage_server(answer: &'static [u8]) -> (SocketAddr, Arc<AtomicUsize>)
         }
     });
     (addr, connections)
-}
-
-async fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

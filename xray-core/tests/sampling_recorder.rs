@@ -5,8 +5,9 @@
 
 mod support;
 
+use support::eventually;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use support::{FakeSamplingDaemon, rule, statistics};
 use xray_core::sampling::{CentralizedSampler, LocalRule, LocalRules, SamplingRequest};
@@ -14,18 +15,6 @@ use xray_core::{DaemonAddress, MemoryEmitter, NeverSample, Recorder, TraceHeader
 
 fn alive_tasks() -> usize {
     tokio::runtime::Handle::current().metrics().num_alive_tasks()
-}
-
-/// Polls `done` every few milliseconds for at most 10 s.
-async fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    false
 }
 
 fn nothing_locally() -> LocalRules {

@@ -203,3 +203,15 @@ pub fn statistics(body: &Value) -> Vec<(String, (u64, u64, u64))> {
     out.sort();
     out
 }
+
+/// Polls `done` every few milliseconds for at most 10 s; `true` once it holds.
+pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
+}
