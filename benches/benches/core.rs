@@ -56,7 +56,7 @@ impl Emitter for Capture {
 fn run_w(rec: &Recorder) {
     let seg = rec.new_segment("bench-service");
     seg.set_http_request(HttpRequest {
-        method: Some("GET".to_owned()),
+        method: Some("GET".into()),
         url: Some("https://api.example.com/users/42".to_owned()),
         user_agent: Some("bench/1.0".to_owned()),
         client_ip: Some("10.0.0.1".to_owned()),

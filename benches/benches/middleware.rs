@@ -64,7 +64,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -72,7 +72,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
-use xray_benches::{CALLER_HEADER, Clock, DrainingReceiver, hello_router, in_rounds};
+use xray_benches::{CALLER_HEADER, Clock, DrainingReceiver, PairTotals, hello_router, in_rounds};
 use xray_core::{AlwaysSample, Emitter, NeverSample, NullEmitter, Recorder, UdpEmitter};
 use xray_tower::XrayLayer;
 
@@ -142,6 +142,47 @@ fn bench(
     });
 }
 
+/// Two routers compared request by request, on the same requests.
+struct Pair<'a> {
+    runtime: &'a Runtime,
+    plain: &'a Router,
+    traced: &'a Router,
+    header: Option<&'a str>,
+    totals: PairTotals,
+}
+
+impl Pair<'_> {
+    /// `iters` pairs of requests, one through each router (alternating which goes first, so
+    /// that neither always finds the caches warm), each timed on its own. Returns `side`'s
+    /// time and adds both sides to the totals: both benches of a pair run the same sequence.
+    fn time(&self, iters: u64, traced_side: bool) -> Duration {
+        in_rounds(iters, ROUND / 2, |n| {
+            let batch = requests(2 * n, self.header);
+            let times = self.runtime.block_on(async {
+                let mut times = [Duration::ZERO; 2];
+                let mut batch = batch.into_iter();
+                for k in 0..n {
+                    for i in if k % 2 == 0 { [0, 1] } else { [1, 0] } {
+                        let request = batch.next().expect("two requests per pair");
+                        let app = [self.plain, self.traced][i];
+                        let start = Instant::now();
+                        black_box(call(app, request).await);
+                        times[i] += start.elapsed();
+                    }
+                }
+                times
+            });
+            self.totals.add(times[0], times[1], n);
+            times[usize::from(traced_side)]
+        })
+    }
+
+    fn bench(&self, group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str) {
+        group.bench_function(format!("{name}/plain"), |b| b.iter_custom(|iters| self.time(iters, false)));
+        group.bench_function(format!("{name}/layer"), |b| b.iter_custom(|iters| self.time(iters, true)));
+    }
+}
+
 /// The response's `X-Amzn-Trace-Id`, to check that the layer is in place.
 fn answered_header(runtime: &Runtime, app: &Router) -> Option<String> {
     let request = requests(1, Some(CALLER_HEADER)).pop().expect("one request");
@@ -172,7 +213,24 @@ fn unsampled(c: &mut Criterion) {
     bench(&mut group, "identity_layer", &runtime, &identity, None, Clock::Wall, none);
     bench(&mut group, "layer_no_header", &runtime, &traced, None, Clock::Wall, none);
     bench(&mut group, "layer_caller_header", &runtime, &traced, Some(CALLER_HEADER), Clock::Wall, none);
+    // The same comparisons, interleaved request by request (see `Pair`): the figures to read.
+    let pair =
+        |traced, header| Pair { runtime: &runtime, plain: &plain, traced, header, totals: PairTotals::default() };
+    let pairs = [
+        ("paired_identity", pair(&identity, None)),
+        ("paired_no_header", pair(&traced, None)),
+        ("paired_caller_header", pair(&traced, Some(CALLER_HEADER))),
+    ];
+    for (name, pair) in &pairs {
+        pair.bench(&mut group, name);
+    }
     group.finish();
+    for (name, pair) in &pairs {
+        println!(
+            "{}",
+            pair.totals.summary(&format!("middleware/axum_unsampled/{name}, all pairs (wall)"), "plain", "layer")
+        );
+    }
     assert_eq!(recorder.stats().enqueued, 0, "unsampled requests emit nothing");
 }
 

@@ -121,6 +121,7 @@ impl Drop for Restore<'_> {
     }
 }
 
+#[inline]
 pub(crate) fn with_entity<R>(mut entity: Entity, f: impl FnOnce() -> R) -> R {
     exchange(&mut entity);
     let _restore = Restore(&mut entity);
@@ -142,6 +143,7 @@ pin_project! {
 impl<F: Future> Future for Traced<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         // Our entity goes into the slot and the previous one waits in ours until the poll ends.

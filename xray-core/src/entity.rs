@@ -444,6 +444,7 @@ impl Entity {
     /// let n = std::thread::spawn(move || e.in_scope(|| 1 + 1)).join().unwrap();
     /// assert_eq!(n, 2);
     /// ```
+    #[inline]
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         context::with_entity(self.clone(), f)
     }

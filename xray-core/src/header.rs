@@ -136,7 +136,7 @@ impl TraceHeader {
     fn parse_raw(value: &[u8]) -> Self {
         let mut header = Self::default();
         let mut seen = Seen::default();
-        let mut start = 0;
+        let mut start = header.parse_canonical_prefix(value, &mut seen);
         while start < value.len() {
             let rest = &value[start..];
             let Some(at) = find_either(rest, b';', b'=') else { break };
@@ -150,6 +150,45 @@ impl TraceHeader {
             start += end + 1;
         }
         header
+    }
+
+    /// Reads the form SDKs and load balancers send, `Root=<id>[;Parent=<id>][;Sampled=<c>]`,
+    /// by position, and returns where the general pass takes over: after the last part read
+    /// this way (and its `;`), or 0 when the header does not start like that. Each part read
+    /// here is one the general pass would read the same way, since it ends exactly where a
+    /// `;` or the end of the header would end it.
+    fn parse_canonical_prefix(&mut self, value: &[u8], seen: &mut Seen) -> usize {
+        /// The part `key` + `len` bytes at `at`, if it is there and ends the header or a part.
+        fn part<'a>(value: &'a [u8], at: usize, key: &[u8], len: usize) -> Option<&'a [u8]> {
+            let rest = value.get(at..)?.strip_prefix(key)?;
+            let val = rest.get(..len)?;
+            matches!(rest.get(len), None | Some(b';')).then_some(val)
+        }
+        const ROOT: &[u8] = b"Root=";
+        const PARENT: &[u8] = b"Parent=";
+        const SAMPLED: &[u8] = b"Sampled=";
+        let Some(root) = part(value, 0, ROOT, 35) else {
+            return 0;
+        };
+        seen.root = true;
+        self.root = TraceId::parse_ascii(root).ok();
+        let mut at = ROOT.len() + 35 + 1;
+        if let Some(parent) = part(value, at, PARENT, 16) {
+            seen.parent = true;
+            self.parent = EntityId::parse_ascii(parent).ok();
+            at += PARENT.len() + 16 + 1;
+        }
+        if let Some(&[flag]) = part(value, at, SAMPLED, 1) {
+            seen.sampled = true;
+            self.sampled = match flag {
+                b'1' => SamplingFlag::Sampled,
+                b'0' => SamplingFlag::NotSampled,
+                b'?' => SamplingFlag::Requested,
+                _ => SamplingFlag::Unknown,
+            };
+            at += SAMPLED.len() + 1 + 1;
+        }
+        at
     }
 
     /// Applies one `key=value` part (untrimmed) to the header.
@@ -356,6 +395,27 @@ impl TraceHeader {
             write(&self.extra)?;
         }
         Ok(())
+    }
+
+    /// The canonical form in a new buffer of exactly its length: one allocation and no
+    /// full-size stack buffer, ready to become an HTTP header value without a copy
+    /// (`http::HeaderValue::try_from(Vec<u8>)` takes an exactly sized buffer over as it is).
+    ///
+    /// ```
+    /// use xray_core::TraceHeader;
+    /// let h = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1;Lineage=a87bd80c:1");
+    /// let bytes = h.to_vec();
+    /// assert_eq!(bytes, b"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1;Lineage=a87bd80c:1");
+    /// assert_eq!(bytes.capacity(), bytes.len());
+    /// ```
+    pub fn to_vec(&self) -> Vec<u8> {
+        let fixed = self.fixed_part();
+        let separator: &[u8] = if fixed.len > 0 && !self.extra.is_empty() { b";" } else { b"" };
+        let mut out = Vec::with_capacity(fixed.len + separator.len() + self.extra.len());
+        out.extend_from_slice(fixed.as_bytes());
+        out.extend_from_slice(separator);
+        out.extend_from_slice(self.extra.as_bytes());
+        out
     }
 
     /// Formats into `out` (cleared first), reusing its allocation.
@@ -597,6 +657,11 @@ mod tests {
                     proptest::strategy::Just(format!(" rOOt = {ROOT} ")),
                     proptest::strategy::Just(format!("Parent={PARENT}")),
                     proptest::strategy::Just(format!("PARENT ={PARENT}")),
+                    // Near-misses of the canonical form read by position.
+                    "Root=1-[0-9a-fX]{8}-[0-9a-f]{24}",
+                    "Root=[0-9a-f-]{34,36}",
+                    "Parent=[0-9a-fX]{15,17}",
+                    proptest::strategy::Just("Parent=0000000000000000".to_owned()),
                     "(Sampled|sampled|SAMPLED|Self|self) ?= ?[01?x]?",
                     "[ A-Za-zé=:|0-9-]{0,40}",
                 ],

@@ -47,7 +47,7 @@ pub(crate) fn start(options: &Options<'_>, request: &mut Request) -> Option<Call
     let injected = inject(request, &subsegment);
     subsegment.set_namespace(Namespace::Remote);
     subsegment.set_http_request(HttpRequest {
-        method: Some(request.method().as_str().to_owned()),
+        method: Some(xray_core::model::method_name(request.method().as_str())),
         url: Some(recorded_url(request.url(), options.keep_query)),
         // Only our own header makes the callee's segment a child of this subsegment.
         traced: injected,
@@ -64,8 +64,8 @@ fn inject(request: &mut Request, entity: &Entity) -> bool {
     let Some(header) = entity.downstream_header() else {
         return false;
     };
-    // Formatted on the stack without `fmt`, then copied once into the value.
-    match HeaderValue::from_bytes(header.to_bytes().as_bytes()) {
+    // Formatted without `fmt` into a buffer of exactly its length, which the value takes over.
+    match HeaderValue::try_from(header.to_vec()) {
         Ok(value) => {
             request.headers_mut().insert(TRACE_HEADER, value);
             true
@@ -75,18 +75,23 @@ fn inject(request: &mut Request, entity: &Entity) -> bool {
 }
 
 impl Call {
-    /// Sends through `send` (called with the subsegment as the current entity, so that inner
-    /// middlewares see it) and records the outcome.
-    pub(crate) async fn run<F, E>(self, send: impl FnOnce() -> F) -> Result<Response, E>
+    /// Starts sending through `send` (called with the subsegment as the current entity, so
+    /// that inner middlewares see it, as they do on every poll) and records the outcome.
+    ///
+    /// `send` runs now, before the returned future is boxed: the request moves straight into
+    /// the sending future, and the box holds only that future and the subsegment.
+    pub(crate) fn run<F, E>(self, send: impl FnOnce() -> F) -> impl Future<Output = Result<Response, E>>
     where
         F: Future<Output = Result<Response, E>>,
         E: CallError,
     {
         let entity = self.subsegment.entity();
-        let future = entity.in_scope(send);
-        let result = future.with_entity(entity).await;
-        self.finish(&result);
-        result
+        let future = entity.in_scope(send).with_entity(entity);
+        async move {
+            let result = future.await;
+            self.finish(&result);
+            result
+        }
     }
 
     fn finish<E: CallError>(self, result: &Result<Response, E>) {

@@ -13,8 +13,8 @@ use reqwest::Url;
 /// unless `keep_query` is set.
 pub(crate) fn recorded_url(url: &Url, keep_query: bool) -> String {
     let text = url.as_str();
-    let cut: &[char] = if keep_query { &['#'] } else { &['?', '#'] };
-    let end = text.find(cut).unwrap_or(text.len());
+    // Bytes, not a `char` pattern: both marks are ASCII, and a byte scan skips UTF-8 decoding.
+    let end = text.bytes().position(|b| b == b'#' || (b == b'?' && !keep_query)).unwrap_or(text.len());
     let has_credentials = !url.username().is_empty() || url.password().is_some();
     let authority = url.scheme().len() + "://".len();
     let at = if has_credentials {

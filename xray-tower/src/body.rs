@@ -66,11 +66,6 @@ impl Drop for Tracker {
     }
 }
 
-/// The response's declared `Content-Length`, if it has a valid one.
-pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim_ascii().parse().ok())
-}
-
 pin_project! {
     /// The response body of a traced request or call: the inner body, unchanged, plus the
     /// segment it ends when it has been sent (or dropped).

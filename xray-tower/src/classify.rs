@@ -18,8 +18,9 @@ use std::any::Any;
 use std::error::Error;
 use std::fmt::Display;
 
-use http::{HeaderMap, HeaderName};
-use xray_core::{Entity, Exception};
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use xray_core::{Entity, Exception, HttpResponse};
 
 /// The exception type of a cancelled request.
 pub const CANCELLED_TYPE: &str = "RequestCancelled";
@@ -35,14 +36,17 @@ const GRPC_FAULTS: [u16; 3] = [12, 13, 15];
 /// `RESOURCE_EXHAUSTED`.
 const GRPC_THROTTLE: u16 = 8;
 
-/// A `const` name, so that the lookup made on every sampled response does not parse it.
+/// A `const` name, so that comparing it on every sampled response does not parse it.
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// Applies a `grpc-status` header or trailer, if there is one.
 pub(crate) fn apply_grpc_status(entity: &Entity, headers: &HeaderMap) {
-    let Some(code) =
-        headers.get(&GRPC_STATUS).and_then(|v| v.to_str().ok()).and_then(|v| v.trim_ascii().parse::<u16>().ok())
-    else {
+    apply_grpc_value(entity, headers.get(&GRPC_STATUS));
+}
+
+/// Applies a `grpc-status` value: 0 is success, the others map as the Go SDK maps them.
+fn apply_grpc_value(entity: &Entity, value: Option<&HeaderValue>) {
+    let Some(code) = value.and_then(|v| v.to_str().ok()).and_then(|v| v.trim_ascii().parse::<u16>().ok()) else {
         return;
     };
     match code {
@@ -51,6 +55,26 @@ pub(crate) fn apply_grpc_status(entity: &Entity, headers: &HeaderMap) {
         c if GRPC_FAULTS.contains(&c) => entity.set_fault(),
         _ => entity.set_error(),
     }
+}
+
+/// Records what a response's headers say on `entity`: the status and declared length in
+/// `http.response`, and a gRPC status; returns the declared length.
+///
+/// One pass over the headers finds both `Content-Length` and `grpc-status`: responses carry
+/// few headers, and a hashed lookup of the custom gRPC name would cost more than the walk.
+pub(crate) fn record_response(entity: &Entity, status: StatusCode, headers: &HeaderMap) -> Option<u64> {
+    let (mut length, mut grpc) = (None, None);
+    for (name, value) in headers {
+        if *name == CONTENT_LENGTH {
+            length = length.or(Some(value));
+        } else if *name == GRPC_STATUS {
+            grpc = grpc.or(Some(value));
+        }
+    }
+    let content_length = length.and_then(|v| v.to_str().ok()).and_then(|v| v.trim_ascii().parse().ok());
+    entity.set_http_response(HttpResponse { status: Some(status.as_u16()), content_length });
+    apply_grpc_value(entity, grpc);
+    content_length
 }
 
 /// Records an error returned by a service as a fault with a cause.

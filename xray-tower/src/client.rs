@@ -11,10 +11,10 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use xray_core::{HttpRequest, HttpResponse, Namespace, Subsegment};
+use xray_core::{HttpRequest, Namespace, Subsegment};
 
-use crate::body::{Owner, ResponseBody, Tracker, declared_length};
-use crate::classify::{apply_grpc_status, record_cancelled, record_failure};
+use crate::body::{Owner, ResponseBody, Tracker};
+use crate::classify::{record_cancelled, record_failure, record_response};
 use crate::{propagation, request};
 
 /// The message of the `RequestCancelled` exception on a client subsegment.
@@ -89,7 +89,7 @@ where
         }
         subsegment.set_namespace(Namespace::Remote);
         subsegment.set_http_request(HttpRequest {
-            method: Some(req.method().as_str().to_owned()),
+            method: Some(xray_core::model::method_name(req.method().as_str())),
             url: Some(request::outgoing_url(&req)),
             traced: true,
             ..HttpRequest::default()
@@ -138,9 +138,7 @@ where
         };
         Poll::Ready(match result {
             Ok(response) => {
-                let content_length = declared_length(response.headers());
-                subsegment.set_http_response(HttpResponse { status: Some(response.status().as_u16()), content_length });
-                apply_grpc_status(&subsegment, response.headers());
+                let content_length = record_response(&subsegment, response.status(), response.headers());
                 let tracker = Tracker::new(Owner::Subsegment(subsegment), content_length.is_none());
                 Ok(response.map(|body| ResponseBody::traced(body, tracker)))
             }

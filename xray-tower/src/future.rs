@@ -10,10 +10,10 @@ use std::task::{Context, Poll};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use xray_core::{HttpResponse, Segment, TraceId, Traced};
+use xray_core::{Segment, TraceId, Traced};
 
-use crate::body::{Owner, ResponseBody, Tracker, declared_length};
-use crate::classify::{apply_grpc_status, record_cancelled, record_failure, record_panic};
+use crate::body::{Owner, ResponseBody, Tracker};
+use crate::classify::{record_cancelled, record_failure, record_panic, record_response};
 use crate::propagation;
 
 /// The message of the `RequestCancelled` exception on a server segment.
@@ -52,9 +52,7 @@ impl Pending {
                 let Some(segment) = segment else {
                     return Ok(response.map(ResponseBody::untraced));
                 };
-                let content_length = declared_length(response.headers());
-                segment.set_http_response(HttpResponse { status: Some(response.status().as_u16()), content_length });
-                apply_grpc_status(&segment, response.headers());
+                let content_length = record_response(&segment, response.status(), response.headers());
                 let tracker = Tracker::new(Owner::Segment(segment), content_length.is_none());
                 Ok(response.map(|body| ResponseBody::traced(body, tracker)))
             }

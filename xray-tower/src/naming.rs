@@ -87,7 +87,7 @@ impl DynamicNaming {
 
 impl<B> SegmentNamer<B> for DynamicNaming {
     fn name<'a>(&'a self, request: &'a Request<B>) -> Cow<'a, str> {
-        match crate::request::host(request) {
+        match crate::request::host_of(request) {
             Some(host) if !host.is_empty() && self.pattern.matches(host) => Cow::Borrowed(host),
             _ => Cow::Borrowed(&self.fallback),
         }

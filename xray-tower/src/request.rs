@@ -6,36 +6,86 @@
 use std::net::SocketAddr;
 
 use http::header::{HOST, USER_AGENT};
-use http::{HeaderMap, HeaderName, Request, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri};
 use xray_core::HttpRequest;
 
-// `const` names: a `&str` key would be parsed, validated and hashed on every lookup.
+use crate::propagation::TRACE_HEADER;
+
+// `const` names: a `&str` key would be parsed and validated on every comparison.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
+/// The request headers the layer reads, found in one pass over the map.
+///
+/// A request carries a handful of headers; comparing each name with these five (standard names
+/// compare as one byte, others by length first) costs less than five hashed lookups, most of
+/// them for names the request does not have. The first value of each name is kept, as
+/// `HeaderMap::get` would return it.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Headers<'a> {
+    pub(crate) trace: Option<&'a HeaderValue>,
+    host: Option<&'a HeaderValue>,
+    user_agent: Option<&'a HeaderValue>,
+    forwarded_for: Option<&'a HeaderValue>,
+    forwarded_proto: Option<&'a HeaderValue>,
+}
+
+impl<'a> Headers<'a> {
+    pub(crate) fn scan(map: &'a HeaderMap) -> Self {
+        let mut seen = Self::default();
+        for (name, value) in map {
+            let slot = if *name == HOST {
+                &mut seen.host
+            } else if *name == USER_AGENT {
+                &mut seen.user_agent
+            } else if *name == TRACE_HEADER {
+                &mut seen.trace
+            } else if *name == X_FORWARDED_FOR {
+                &mut seen.forwarded_for
+            } else if *name == X_FORWARDED_PROTO {
+                &mut seen.forwarded_proto
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        seen
+    }
+}
+
 /// A header as text. `to_str` admits only visible ASCII and tabs, so `str::trim_ascii` (which
 /// skips the Unicode tables that `str::trim` consults) trims all the whitespace there can be.
+fn text(value: Option<&HeaderValue>) -> Option<&str> {
+    value.and_then(|v| v.to_str().ok())
+}
+
 fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    text(headers.get(name))
 }
 
 /// The host as the caller sent it (`Host` header, else the URI's authority), port included.
-pub(crate) fn host<B>(request: &Request<B>) -> Option<&str> {
-    header(request.headers(), HOST)
+pub(crate) fn host<'a, B>(request: &'a Request<B>, headers: &Headers<'a>) -> Option<&'a str> {
+    text(headers.host)
         .map(str::trim_ascii)
         .or_else(|| request.uri().authority().map(|a| a.as_str().rsplit('@').next().unwrap_or("")))
 }
 
+/// [`host`] for code that has not scanned the headers: one lookup.
+pub(crate) fn host_of<B>(request: &Request<B>) -> Option<&str> {
+    let headers = Headers { host: request.headers().get(HOST), ..Headers::default() };
+    host(request, &headers)
+}
+
 /// `http` unless the URI or a proxy's `X-Forwarded-Proto` says otherwise.
-fn scheme<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
+fn scheme<'a>(uri: &'a Uri, headers: &Headers<'a>) -> &'a str {
     uri.scheme_str()
-        .or_else(|| header(headers, &X_FORWARDED_PROTO).and_then(|v| v.split(',').next()).map(str::trim_ascii))
+        .or_else(|| text(headers.forwarded_proto).and_then(|v| v.split(',').next()).map(str::trim_ascii))
         .filter(|s| !s.is_empty())
         .unwrap_or("http")
 }
 
 /// `scheme://host/path`, plus `?query` when `keep_query`.
-fn url(uri: &Uri, host: Option<&str>, headers: &HeaderMap, keep_query: bool) -> String {
+fn url(uri: &Uri, host: Option<&str>, headers: &Headers<'_>, keep_query: bool) -> String {
     let scheme = scheme(uri, headers);
     let host = host.unwrap_or("");
     let path = uri.path();
@@ -54,11 +104,9 @@ fn url(uri: &Uri, host: Option<&str>, headers: &HeaderMap, keep_query: bool) -> 
 
 /// The caller: the first `X-Forwarded-For` entry (flagged as such, since a client can forge
 /// it), else the peer address the server put in the extensions.
-fn client_ip<B>(request: &Request<B>) -> Option<(String, bool)> {
-    let forwarded = header(request.headers(), &X_FORWARDED_FOR)
-        .and_then(|v| v.split(',').next())
-        .map(str::trim_ascii)
-        .filter(|v| !v.is_empty());
+fn client_ip<B>(request: &Request<B>, headers: &Headers<'_>) -> Option<(String, bool)> {
+    let forwarded =
+        text(headers.forwarded_for).and_then(|v| v.split(',').next()).map(str::trim_ascii).filter(|v| !v.is_empty());
     if let Some(ip) = forwarded {
         return Some((ip.to_owned(), true));
     }
@@ -77,12 +125,17 @@ fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
 
 /// The `http.request` block of a sampled request's segment; `host` is [`host`]'s answer,
 /// which the caller has already looked up for the sampler.
-pub(crate) fn http_request<B>(request: &Request<B>, host: Option<&str>, keep_query: bool) -> HttpRequest {
-    let (client_ip, x_forwarded_for) = client_ip(request).map_or((None, false), |(ip, xff)| (Some(ip), xff));
+pub(crate) fn http_request<B>(
+    request: &Request<B>,
+    headers: &Headers<'_>,
+    host: Option<&str>,
+    keep_query: bool,
+) -> HttpRequest {
+    let (client_ip, x_forwarded_for) = client_ip(request, headers).map_or((None, false), |(ip, xff)| (Some(ip), xff));
     HttpRequest {
-        method: Some(request.method().as_str().to_owned()),
-        url: Some(url(request.uri(), host, request.headers(), keep_query)),
-        user_agent: header(request.headers(), USER_AGENT).map(str::to_owned),
+        method: Some(xray_core::model::method_name(request.method().as_str())),
+        url: Some(url(request.uri(), host, headers, keep_query)),
+        user_agent: text(headers.user_agent).map(str::to_owned),
         client_ip,
         x_forwarded_for,
         traced: false,
@@ -136,7 +189,16 @@ mod tests {
         ];
         for (uri, headers, keep, expected) in cases {
             let r = req(uri, headers);
-            assert_eq!(http_request(&r, host(&r), keep).url.as_deref(), Some(expected), "{uri} {headers:?}");
+            assert_eq!(
+                {
+                    let h = Headers::scan(r.headers());
+                    http_request(&r, &h, host(&r, &h), keep)
+                }
+                .url
+                .as_deref(),
+                Some(expected),
+                "{uri} {headers:?}"
+            );
         }
     }
 
@@ -144,25 +206,46 @@ mod tests {
     fn client_ip_prefers_first_forwarded_entry() {
         let mut r = req("/", &[("x-forwarded-for", " 203.0.113.7 , 10.0.0.1")]);
         r.extensions_mut().insert(SocketAddr::from(([127, 0, 0, 1], 9)));
-        let h = http_request(&r, host(&r), false);
+        let seen = Headers::scan(r.headers());
+        let h = http_request(&r, &seen, host(&r, &seen), false);
         assert_eq!(h.client_ip.as_deref(), Some("203.0.113.7"));
         assert!(h.x_forwarded_for);
 
         let mut r = req("/", &[("x-forwarded-for", " ")]);
         r.extensions_mut().insert(SocketAddr::from(([192, 0, 2, 1], 9)));
-        let h = http_request(&r, host(&r), false);
+        let seen = Headers::scan(r.headers());
+        let h = http_request(&r, &seen, host(&r, &seen), false);
         assert_eq!(h.client_ip.as_deref(), Some("192.0.2.1"));
         assert!(!h.x_forwarded_for);
 
         let r = req("/", &[]);
-        let h = http_request(&r, host(&r), false);
+        let seen = Headers::scan(r.headers());
+        let h = http_request(&r, &seen, host(&r, &seen), false);
         assert_eq!(h.client_ip, None);
+    }
+
+    #[test]
+    fn scan_keeps_the_first_value_of_each_name() {
+        let mut map = HeaderMap::new();
+        map.append(HOST, HeaderValue::from_static("first.example"));
+        map.append(HOST, HeaderValue::from_static("second.example"));
+        map.append("x-other", HeaderValue::from_static("x"));
+        map.append(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
+        map.append(X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.1"));
+        map.append(TRACE_HEADER, HeaderValue::from_static("Root=a"));
+        map.append(TRACE_HEADER, HeaderValue::from_static("Root=b"));
+        let seen = Headers::scan(&map);
+        assert_eq!(seen.host.unwrap(), "first.example");
+        assert_eq!(seen.forwarded_for.unwrap(), "203.0.113.7");
+        assert_eq!(seen.trace.unwrap(), "Root=a");
+        assert!(seen.user_agent.is_none() && seen.forwarded_proto.is_none());
     }
 
     #[test]
     fn method_and_user_agent() {
         let r = req("/", &[("user-agent", "curl/8")]);
-        let h = http_request(&r, host(&r), false);
+        let seen = Headers::scan(r.headers());
+        let h = http_request(&r, &seen, host(&r, &seen), false);
         assert_eq!(h.method.as_deref(), Some("POST"));
         assert_eq!(h.user_agent.as_deref(), Some("curl/8"));
     }

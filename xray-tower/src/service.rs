@@ -68,13 +68,14 @@ where
             Some(recorder) if recorder.is_enabled() => recorder,
             _ => return ResponseFuture::untraced(inner.call(req)),
         };
-        let incoming = propagation::incoming(req.headers());
+        let headers = request::Headers::scan(req.headers());
+        let incoming = propagation::incoming(headers.trace);
         let asked = incoming.as_ref().is_some_and(|h| h.sampled() == SamplingFlag::Requested);
         // A caller's decision on a valid trace is obeyed without asking the sampler, so only
         // look up what the sampler sees when it will be asked.
         let decided = incoming.as_ref().is_some_and(|h| h.root().is_some() && h.sampled().decision().is_some());
         // Looked up once: for the sampler here, and for `http.request` if sampled.
-        let host = (!decided).then(|| request::host(&req));
+        let host = (!decided).then(|| request::host(&req, &headers));
         let segment = {
             let name = settings.namer.name(&req);
             let sampling = match host {
@@ -101,8 +102,8 @@ where
             return ResponseFuture::traced(future.with_entity(entity), Pending::new(trace_id, answer, None));
         }
 
-        let host = host.unwrap_or_else(|| request::host(&req));
-        segment.set_http_request(request::http_request(&req, host, settings.keep_query));
+        let host = host.unwrap_or_else(|| request::host(&req, &headers));
+        segment.set_http_request(request::http_request(&req, &headers, host, settings.keep_query));
         #[cfg(feature = "axum")]
         if settings.record_route
             && let Some(path) = req.extensions().get::<axum::extract::MatchedPath>()

@@ -1,5 +1,7 @@
 //! The `http` block: the request a segment served or a subsegment made, and its response.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::annotation::truncate_chars;
@@ -25,9 +27,9 @@ pub struct Http {
 /// `http.request`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HttpRequest {
-    /// `GET`, `POST`, ….
+    /// `GET`, `POST`, …; [`method_name`] borrows the standard ones instead of allocating.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<Cow<'static, str>>,
     /// The full URL (scheme, host, path; the query only when configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -48,19 +50,37 @@ pub struct HttpRequest {
 impl HttpRequest {
     /// Cuts every string field to X-Ray's 250-character limit.
     pub fn truncate_fields(&mut self) {
-        for field in [&mut self.method, &mut self.url, &mut self.user_agent, &mut self.client_ip].into_iter().flatten()
-        {
+        if let Some(method) = self.method.as_mut().filter(|m| m.len() > MAX_FIELD_CHARS) {
+            truncate_chars(method.to_mut(), MAX_FIELD_CHARS);
+        }
+        for field in [&mut self.url, &mut self.user_agent, &mut self.client_ip].into_iter().flatten() {
             truncate_chars(field, MAX_FIELD_CHARS);
         }
     }
 
     pub(crate) fn estimated_size(&self) -> usize {
-        [&self.method, &self.url, &self.user_agent, &self.client_ip]
+        [self.method.as_deref(), self.url.as_deref(), self.user_agent.as_deref(), self.client_ip.as_deref()]
             .into_iter()
             .flatten()
             .map(|s| s.len() + 16)
             .sum::<usize>()
             + 40
+    }
+}
+
+/// An HTTP method's name for [`HttpRequest::method`]: the standard methods are borrowed,
+/// any other is copied.
+///
+/// ```
+/// use std::borrow::Cow;
+/// assert!(matches!(xray_core::model::method_name("GET"), Cow::Borrowed("GET")));
+/// assert_eq!(xray_core::model::method_name("PURGE"), "PURGE");
+/// ```
+pub fn method_name(method: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+    match STANDARD.iter().find(|m| **m == method) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_owned()),
     }
 }
 
