@@ -3,25 +3,43 @@
 //!
 //! Both are cut from the URL's own serialization in one pass, so recording a call costs one
 //! string allocation. The cuts are safe on that serialization because the `url` crate
-//! percent-encodes `@`, `?` and `#` inside user-info, and `?` and `#` inside the path: the first
-//! `@` after `scheme://` ends the user-info (when there is one) and the first `?` or `#` ends the
-//! path.
+//! percent-encodes `@`, `/`, `?` and `#` inside user-info, and `?` and `#` inside the path: an
+//! `@` before the first `/` after `scheme://` ends the user-info, and the first `?` or `#` ends
+//! the path.
 
 use reqwest::Url;
 
 /// The URL as it is recorded: without user-info or fragment, and without the query string
 /// unless `keep_query` is set.
+///
+/// One pass over the serialization finds the user-info's `@` (inside the authority, which
+/// ends at the first `/`) and where the kept part ends (`#`, or `?` without `keep_query`).
 pub(crate) fn recorded_url(url: &Url, keep_query: bool) -> String {
     let text = url.as_str();
-    // Bytes, not a `char` pattern: both marks are ASCII, and a byte scan skips UTF-8 decoding.
-    let end = text.bytes().position(|b| b == b'#' || (b == b'?' && !keep_query)).unwrap_or(text.len());
-    let has_credentials = !url.username().is_empty() || url.password().is_some();
-    let authority = url.scheme().len() + "://".len();
-    let at = if has_credentials {
-        text.get(authority..end).and_then(|rest| rest.find('@')).map(|i| authority + i)
-    } else {
-        None
-    };
+    let scheme = url.scheme().len();
+    // URLs without `//` (such as `mailto:`) have no authority and so no user-info.
+    let authority = if text.as_bytes().get(scheme..scheme + 3) == Some(b"://") { scheme + 3 } else { scheme };
+    let mut in_authority = authority > scheme;
+    let mut at = None;
+    let mut end = text.len();
+    for (i, &b) in text.as_bytes().iter().enumerate().skip(authority) {
+        match b {
+            b'@' if in_authority => {
+                at.get_or_insert(i);
+            }
+            b'/' => in_authority = false,
+            b'#' => {
+                end = i;
+                break;
+            }
+            b'?' if !keep_query => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    // Every cut is next to an ASCII byte, so each slice falls on character boundaries.
     match (at, text.get(..authority), text.get(..end)) {
         (Some(at), Some(prefix), _) => {
             let host_and_path = text.get(at + 1..end).unwrap_or("");

@@ -16,24 +16,20 @@ pub(crate) fn incoming(value: Option<&HeaderValue>) -> Option<TraceHeader> {
     value.map(|v| TraceHeader::parse_bytes(v.as_bytes()))
 }
 
-/// `Root=…` plus, when the caller asked with `Sampled=?`, `;Sampled=1|0`: formatted on the
-/// stack, so the only allocation is the header value's own.
+/// `Root=…` plus, when the caller asked with `Sampled=?`, `;Sampled=1|0`: formatted into a
+/// buffer of exactly its length, which the header value takes over without a copy.
 pub(crate) fn response_value(trace_id: TraceId, answer: Option<bool>) -> Option<HeaderValue> {
-    const ROOT: &[u8] = b"Root=";
-    const SAMPLED: &[u8] = b";Sampled=";
-    let mut buf = [0u8; 5 + 35 + 9 + 1];
-    let mut len = 0;
-    for part in [ROOT, &trace_id.to_bytes()[..]] {
-        buf[len..len + part.len()].copy_from_slice(part);
-        len += part.len();
-    }
-    if let Some(sampled) = answer {
-        buf[len..len + SAMPLED.len()].copy_from_slice(SAMPLED);
-        len += SAMPLED.len();
-        buf[len] = if sampled { b'1' } else { b'0' };
-        len += 1;
-    }
-    HeaderValue::from_bytes(&buf[..len]).ok()
+    let sampled: &[u8] = match answer {
+        None => b"",
+        Some(true) => b";Sampled=1",
+        Some(false) => b";Sampled=0",
+    };
+    let id = trace_id.to_bytes();
+    let mut value = Vec::with_capacity(5 + id.len() + sampled.len());
+    value.extend_from_slice(b"Root=");
+    value.extend_from_slice(&id);
+    value.extend_from_slice(sampled);
+    HeaderValue::try_from(value).ok()
 }
 
 /// Adds the response header unless the service already set one (one lookup either way).
