@@ -39,6 +39,13 @@
 //! round's baseline, and the table shows medians over the rounds (other processes' load drifts
 //! between rounds).
 //!
+//! Second session (2026-11-21, after the worker-side work): sampled 0.633× and 0.630× (server CPU
+//! 7.35 → 12.21 µs/req: the emitter's threads 3.78 µs, the worker +1.08 µs); unsampled 0.993×,
+//! 1.004×; 150 µs handler 0.993×, 0.989×. With perfect packing of all threads' CPU onto the two
+//! cores the sampled bound here is about 0.74× (21.7 µs of CPU per request against 15.1 µs
+//! plain), so about 15 % of the two cores sit idle in the sampled scenario; a wake batch of 16
+//! or 256 instead of 64 measured lower (0.595×, 0.559×).
+//!
 //! Final run (2026-11-21, machine otherwise idle): plain 128k req/s; unsampled 1.012×; sampled
 //! 0.615× (server CPU 7.20 → 12.39 µs/req, of which the emitter's two threads 4.06 µs: the
 //! kernel's loopback `sendmmsg` alone is 3.2 µs per datagram here); 150 µs handler 0.997×. The
