@@ -44,6 +44,16 @@ impl SamplingFlag {
         }
     }
 
+    /// The flag a (trimmed) `Sampled` value stands for.
+    fn from_value(value: &[u8]) -> Self {
+        match value {
+            b"1" => Self::Sampled,
+            b"0" => Self::NotSampled,
+            b"?" => Self::Requested,
+            _ => Self::Unknown,
+        }
+    }
+
     /// `Sampled` for `true`, `NotSampled` for `false`.
     pub const fn from_decision(sampled: bool) -> Self {
         if sampled { Self::Sampled } else { Self::NotSampled }
@@ -178,14 +188,9 @@ impl TraceHeader {
             self.parent = EntityId::parse_ascii(parent).ok();
             at += PARENT.len() + 16 + 1;
         }
-        if let Some(&[flag]) = part(value, at, SAMPLED, 1) {
+        if let Some(flag) = part(value, at, SAMPLED, 1) {
             seen.sampled = true;
-            self.sampled = match flag {
-                b'1' => SamplingFlag::Sampled,
-                b'0' => SamplingFlag::NotSampled,
-                b'?' => SamplingFlag::Requested,
-                _ => SamplingFlag::Unknown,
-            };
+            self.sampled = SamplingFlag::from_value(flag);
             at += SAMPLED.len() + 1 + 1;
         }
         at
@@ -212,12 +217,7 @@ impl TraceHeader {
             }
             7 if is_key(key, b"sampled") => {
                 if !std::mem::replace(&mut seen.sampled, true) {
-                    self.sampled = match val {
-                        b"1" => SamplingFlag::Sampled,
-                        b"0" => SamplingFlag::NotSampled,
-                        b"?" => SamplingFlag::Requested,
-                        _ => SamplingFlag::Unknown,
-                    };
+                    self.sampled = SamplingFlag::from_value(val);
                 }
             }
             _ => {
@@ -350,15 +350,19 @@ impl TraceHeader {
     /// ```
     pub fn to_bytes(&self) -> HeaderBytes {
         let mut out = HeaderBytes { buf: [0; MAX_LEN], len: 0 };
-        let fixed = self.fixed_part();
-        out.push(fixed.as_bytes());
-        if !self.extra.is_empty() {
-            if fixed.len > 0 {
-                out.push(b";");
-            }
-            out.push(self.extra.as_bytes());
+        let (fixed, separator, extra) = self.pieces();
+        for piece in [fixed.as_bytes(), separator.as_bytes(), extra.as_bytes()] {
+            out.push(piece);
         }
         out
+    }
+
+    /// The canonical form's three pieces: the fixed keys, the `;` before the kept extra keys
+    /// (empty unless both are there), and the extra keys. Every formatter joins these.
+    fn pieces(&self) -> (FixedPart, &'static str, &str) {
+        let fixed = self.fixed_part();
+        let separator = if fixed.len > 0 && !self.extra.is_empty() { ";" } else { "" };
+        (fixed, separator, &self.extra)
     }
 
     /// `Root`, `Parent` and `Sampled`, formatted into a small stack buffer.
@@ -386,15 +390,10 @@ impl TraceHeader {
 
     /// Writes the canonical form piece by piece, without the full-size stack buffer.
     fn write_pieces<E>(&self, mut write: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
-        let fixed = self.fixed_part();
+        let (fixed, separator, extra) = self.pieces();
         write(fixed.as_str())?;
-        if !self.extra.is_empty() {
-            if fixed.len > 0 {
-                write(";")?;
-            }
-            write(&self.extra)?;
-        }
-        Ok(())
+        write(separator)?;
+        write(extra)
     }
 
     /// The canonical form in a new buffer of exactly its length: one allocation and no
@@ -409,12 +408,12 @@ impl TraceHeader {
     /// assert_eq!(bytes.capacity(), bytes.len());
     /// ```
     pub fn to_vec(&self) -> Vec<u8> {
-        let fixed = self.fixed_part();
-        let separator: &[u8] = if fixed.len > 0 && !self.extra.is_empty() { b";" } else { b"" };
-        let mut out = Vec::with_capacity(fixed.len + separator.len() + self.extra.len());
-        out.extend_from_slice(fixed.as_bytes());
-        out.extend_from_slice(separator);
-        out.extend_from_slice(self.extra.as_bytes());
+        let (fixed, separator, extra) = self.pieces();
+        let pieces = [fixed.as_bytes(), separator.as_bytes(), extra.as_bytes()];
+        let mut out = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        for piece in pieces {
+            out.extend_from_slice(piece);
+        }
         out
     }
 

@@ -22,6 +22,8 @@ use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use xray_core::{Entity, Exception, HttpResponse};
 
+use crate::request::{first_values, number};
+
 /// The exception type of a cancelled request.
 pub const CANCELLED_TYPE: &str = "RequestCancelled";
 
@@ -46,7 +48,7 @@ pub(crate) fn apply_grpc_status(entity: &Entity, headers: &HeaderMap) {
 
 /// Applies a `grpc-status` value: 0 is success, the others map as the Go SDK maps them.
 fn apply_grpc_value(entity: &Entity, value: Option<&HeaderValue>) {
-    let Some(code) = value.and_then(|v| v.to_str().ok()).and_then(|v| v.trim_ascii().parse::<u16>().ok()) else {
+    let Some(code) = number::<u16>(value) else {
         return;
     };
     match code {
@@ -60,18 +62,10 @@ fn apply_grpc_value(entity: &Entity, value: Option<&HeaderValue>) {
 /// Records what a response's headers say on `entity`: the status and declared length in
 /// `http.response`, and a gRPC status; returns the declared length.
 ///
-/// One pass over the headers finds both `Content-Length` and `grpc-status`: responses carry
-/// few headers, and a hashed lookup of the custom gRPC name would cost more than the walk.
+/// One walk over the headers finds both `Content-Length` and `grpc-status` ([`first_values`]).
 pub(crate) fn record_response(entity: &Entity, status: StatusCode, headers: &HeaderMap) -> Option<u64> {
-    let (mut length, mut grpc) = (None, None);
-    for (name, value) in headers {
-        if *name == CONTENT_LENGTH {
-            length = length.or(Some(value));
-        } else if *name == GRPC_STATUS {
-            grpc = grpc.or(Some(value));
-        }
-    }
-    let content_length = length.and_then(|v| v.to_str().ok()).and_then(|v| v.trim_ascii().parse().ok());
+    let [length, grpc] = first_values(headers, [&CONTENT_LENGTH, &GRPC_STATUS]);
+    let content_length = number(length);
     entity.set_http_response(HttpResponse { status: Some(status.as_u16()), content_length });
     apply_grpc_value(entity, grpc);
     content_length

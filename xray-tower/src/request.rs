@@ -15,12 +15,7 @@ use crate::propagation::TRACE_HEADER;
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// The request headers the layer reads, found in one pass over the map.
-///
-/// A request carries a handful of headers; comparing each name with these five (standard names
-/// compare as one byte, others by length first) costs less than five hashed lookups, most of
-/// them for names the request does not have. The first value of each name is kept, as
-/// `HeaderMap::get` would return it.
+/// The request headers the layer reads, found in one walk over the map ([`first_values`]).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Headers<'a> {
     pub(crate) trace: Option<&'a HeaderValue>,
@@ -32,31 +27,37 @@ pub(crate) struct Headers<'a> {
 
 impl<'a> Headers<'a> {
     pub(crate) fn scan(map: &'a HeaderMap) -> Self {
-        let mut seen = Self::default();
-        for (name, value) in map {
-            let slot = if *name == HOST {
-                &mut seen.host
-            } else if *name == USER_AGENT {
-                &mut seen.user_agent
-            } else if *name == TRACE_HEADER {
-                &mut seen.trace
-            } else if *name == X_FORWARDED_FOR {
-                &mut seen.forwarded_for
-            } else if *name == X_FORWARDED_PROTO {
-                &mut seen.forwarded_proto
-            } else {
-                continue;
-            };
-            slot.get_or_insert(value);
-        }
-        seen
+        let [host, user_agent, trace, forwarded_for, forwarded_proto] =
+            first_values(map, [&HOST, &USER_AGENT, &TRACE_HEADER, &X_FORWARDED_FOR, &X_FORWARDED_PROTO]);
+        Self { trace, host, user_agent, forwarded_for, forwarded_proto }
     }
+}
+
+/// The first value of each of `names` in `map`, as `HeaderMap::get` would return it, found in
+/// one walk over the map: for the few headers a request or response carries, comparing names
+/// costs less than one hashed lookup per name, most of them for names that are not there.
+pub(crate) fn first_values<'a, const N: usize>(
+    map: &'a HeaderMap,
+    names: [&HeaderName; N],
+) -> [Option<&'a HeaderValue>; N] {
+    let mut found = [None; N];
+    for (name, value) in map {
+        if let Some(i) = names.iter().position(|wanted| *wanted == name) {
+            found[i].get_or_insert(value);
+        }
+    }
+    found
 }
 
 /// A header as text. `to_str` admits only visible ASCII and tabs, so `str::trim_ascii` (which
 /// skips the Unicode tables that `str::trim` consults) trims all the whitespace there can be.
 fn text(value: Option<&HeaderValue>) -> Option<&str> {
     value.and_then(|v| v.to_str().ok())
+}
+
+/// A header holding a number, such as `Content-Length` or `grpc-status`.
+pub(crate) fn number<T: std::str::FromStr>(value: Option<&HeaderValue>) -> Option<T> {
+    text(value).and_then(|v| v.trim_ascii().parse().ok())
 }
 
 fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
