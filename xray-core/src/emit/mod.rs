@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::model::SegmentDocument;
 
 mod encode;
+mod gso;
 #[cfg(feature = "test-util")]
 mod memory;
 mod udp;

@@ -1,5 +1,7 @@
 //! [`UdpEmitter`]: a bounded in-memory queue drained by an emitter thread, which serializes
-//! into reused buffers, and a sender thread, which hands the kernel up to 128 datagrams per call.
+//! into reused buffers, and a sender thread, which hands the kernel up to 128 datagrams per call:
+//! on Linux, datagrams of similar size go out as one segmented buffer (see [`super::gso`]), the
+//! rest through `sendmmsg`.
 //!
 //! The request path locks the queue for a push and nothing more: no syscall, no wake-up, unless
 //! its push fills a batch. The emitter thread wakes on a short timer (backing off while idle) or
@@ -14,11 +16,12 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use super::encode::Encoder;
+use super::gso::Planner;
 use super::{Counters, Emitter, EmitterStats};
 use crate::error::BuildError;
 use crate::log::{log_event, log_limited};
 use crate::model::SegmentDocument;
-use crate::sys::{MAX_BATCH, send_batch};
+use crate::sys::{MAX_BATCH, max_segment_payload, segmentation_unsupported, send_batch, send_segmented};
 
 /// Configures a [`UdpEmitter`].
 #[derive(Debug, Clone)]
@@ -75,7 +78,8 @@ impl UdpEmitterBuilder {
         // machine with a spare core encoding overlaps sending.
         let (to_sender, from_encoder) = std::sync::mpsc::sync_channel(4);
         let (recycle, recycled) = std::sync::mpsc::channel();
-        let sender = Sender { shared: shared.clone(), socket, recycle };
+        let max_segment = max_segment_payload(&socket);
+        let sender = Sender { shared: shared.clone(), socket, recycle, max_segment, planner: Planner::default() };
         std::thread::Builder::new()
             .name("xray-sender".into())
             .spawn(move || sender.run(from_encoder))
@@ -144,6 +148,12 @@ impl Shared {
 }
 
 /// Sends documents to the X-Ray daemon over UDP in batches, from its own thread.
+///
+/// On Linux, datagrams of similar size go out together as one segmented send (`UDP_SEGMENT`),
+/// which the kernel cuts into equal slices: all but the last of such a run are padded to the
+/// run's size with spaces before the document's closing `}`, which JSON ignores. The daemon
+/// receives one datagram per document as always. Where segmentation is unavailable (another
+/// OS, an old kernel, a path without checksum offload) every datagram goes through `sendmmsg`.
 ///
 /// ```
 /// use xray_core::{Emitter, UdpEmitter};
@@ -322,11 +332,18 @@ struct Sender {
     shared: Arc<Shared>,
     socket: UdpSocket,
     recycle: std::sync::mpsc::Sender<Vec<Vec<u8>>>,
+    /// The largest datagram a segmented send may carry; `None` once segmentation has failed,
+    /// or where it is not available.
+    max_segment: Option<usize>,
+    planner: Planner,
 }
+
+/// How often, per batch, a full socket buffer is waited out before datagrams are dropped.
+const FULL_RETRIES: u32 = 20;
 
 impl Sender {
     /// Runs until the emitter thread is gone.
-    fn run(self, from_encoder: std::sync::mpsc::Receiver<ToSender>) {
+    fn run(mut self, from_encoder: std::sync::mpsc::Receiver<ToSender>) {
         for message in from_encoder {
             match message {
                 ToSender::Batch(bufs, used) => {
@@ -338,35 +355,91 @@ impl Sender {
         }
     }
 
-    /// Sends every buffer, retrying briefly when the socket buffer is full and skipping a
-    /// datagram the kernel refuses (counted and logged, rate-limited).
-    fn send(&self, bufs: &[Vec<u8>]) {
+    /// Sends every buffer: runs of similar sizes segmented when the kernel can, the others
+    /// one datagram each.
+    fn send(&mut self, bufs: &[Vec<u8>]) {
+        let mut full_retries = 0;
+        let Some(max_segment) = self.max_segment else {
+            self.send_each(bufs, &mut full_retries);
+            return;
+        };
+        let mut planner = std::mem::take(&mut self.planner);
+        let (order, runs) = planner.plan(bufs, max_segment);
+        let mut singles: Vec<&[u8]> = Vec::new();
+        for run in runs {
+            let members: Vec<&[u8]> = order[run.start..run.end].iter().map(|&i| bufs[i].as_slice()).collect();
+            let done = if run.is_segmented() { self.send_run(&members, run.size, &mut full_retries) } else { 0 };
+            singles.extend_from_slice(&members[done..]);
+        }
+        self.planner = planner;
+        self.send_each(&singles, &mut full_retries);
+    }
+
+    /// Sends `members` as one segmented buffer. Returns how many are done with: all when the
+    /// send went out, the first when it was refused as a plain send would refuse it (that one
+    /// is dropped), none when segmentation cannot be used. The rest go out one by one.
+    fn send_run(&mut self, members: &[&[u8]], size: usize, full_retries: &mut u32) -> usize {
+        loop {
+            let Err(err) = send_segmented(&self.socket, members, size) else {
+                let c = &self.shared.counters;
+                Counters::add(&c.datagrams, members.len() as u64);
+                Counters::add(&c.bytes, (size * (members.len() - 1) + members[members.len() - 1].len()) as u64);
+                Counters::add(&c.batches, 1);
+                return members.len();
+            };
+            if err.kind() == ErrorKind::WouldBlock && *full_retries < FULL_RETRIES {
+                *full_retries += 1;
+                std::thread::sleep(Duration::from_micros(500));
+                continue;
+            }
+            if segmentation_unsupported(&err) {
+                // No offload on this path (an old kernel, no checksum offload, a smaller MTU):
+                // the datagrams go out one by one from now on.
+                self.max_segment = None;
+                log_event!(Debug, %err, "UDP segmentation offload unavailable; sending datagrams one by one");
+                return 0;
+            }
+            // A pending error (the daemon's port refused an earlier datagram) is reported on
+            // the next send, which it stops: the same as in `send_each`.
+            self.refused(&err);
+            return 1;
+        }
+    }
+
+    /// Sends every buffer as its own datagram, retrying briefly when the socket buffer is full
+    /// and skipping a datagram the kernel refuses (counted and logged, rate-limited).
+    fn send_each<B: AsRef<[u8]>>(&self, bufs: &[B], full_retries: &mut u32) {
         let c = &self.shared.counters;
         let mut start = 0;
-        let mut full_retries = 0;
         while start < bufs.len() {
             let (sent, err) = send_batch(&self.socket, &bufs[start..]);
             if sent > 0 {
                 Counters::add(&c.datagrams, sent as u64);
-                Counters::add(&c.bytes, bufs[start..start + sent].iter().map(|b| b.len() as u64).sum());
+                Counters::add(&c.bytes, bufs[start..start + sent].iter().map(|b| b.as_ref().len() as u64).sum());
                 Counters::add(&c.batches, 1);
                 start += sent;
             }
             let Some(err) = err else { continue };
-            if err.kind() == ErrorKind::WouldBlock && full_retries < 20 {
-                full_retries += 1;
+            if err.kind() == ErrorKind::WouldBlock && *full_retries < FULL_RETRIES {
+                *full_retries += 1;
                 std::thread::sleep(Duration::from_micros(500));
                 continue;
             }
-            Counters::add(&c.dropped_send_error, 1);
+            self.refused(&err);
             start += 1;
-            log_limited!(
-                Warn,
-                daemon = %self.shared.daemon,
-                %err,
-                dropped = c.dropped_send_error.load(Ordering::Relaxed),
-                "X-Ray daemon did not take a datagram; is the daemon running at this address?"
-            );
         }
+    }
+
+    /// Counts and logs (rate-limited) a datagram the kernel would not send.
+    fn refused(&self, err: &std::io::Error) {
+        let c = &self.shared.counters;
+        Counters::add(&c.dropped_send_error, 1);
+        log_limited!(
+            Warn,
+            daemon = %self.shared.daemon,
+            %err,
+            dropped = c.dropped_send_error.load(Ordering::Relaxed),
+            "X-Ray daemon did not take a datagram; is the daemon running at this address?"
+        );
     }
 }
