@@ -142,3 +142,26 @@ fn a_panic_inside_a_scope_restores_the_previous_entity() {
     assert!(xray_core::current_quiet().is_noop());
     seg.end();
 }
+
+#[test]
+fn entered_guards_nest_and_put_back_what_was_current() {
+    let (emitter, rec) = setup();
+    let seg = rec.new_segment("sync");
+    let sub = seg.begin_subsegment("step");
+    assert!(xray_core::current_quiet().is_noop());
+    {
+        let _outer = seg.entity().enter();
+        {
+            let _inner = sub.entity().enter();
+            xray_core::current().annotate("where", "inner");
+        }
+        xray_core::current().annotate("where", "outer");
+    }
+    assert!(xray_core::current_quiet().is_noop());
+    sub.end();
+    seg.end();
+    let doc = &emitter.documents()[0];
+    assert_valid(doc);
+    assert_eq!(doc["annotations"]["where"], "outer");
+    assert_eq!(doc["subsegments"][0]["annotations"]["where"], "inner");
+}

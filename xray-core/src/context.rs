@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
@@ -113,6 +114,38 @@ fn exchange(entity: &mut Entity) {
 
 /// Exchanges back when dropped, also when the scope panics.
 struct Restore<'a>(&'a mut Entity);
+
+/// Keeps an entity current until dropped; made by [`Entity::enter`].
+///
+/// Not `Send`, so that a future which holds one across an `.await` (where another task could
+/// run on the thread and see the wrong entity) cannot be spawned.
+#[must_use = "the entity is current only while the guard lives"]
+pub struct Entered {
+    /// The entity that was current before, put back on drop.
+    previous: Entity,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Entered {
+    #[inline]
+    pub(crate) fn new(mut entity: Entity) -> Self {
+        exchange(&mut entity);
+        Self { previous: entity, _not_send: PhantomData }
+    }
+}
+
+impl Drop for Entered {
+    #[inline]
+    fn drop(&mut self) {
+        exchange(&mut self.previous);
+    }
+}
+
+impl std::fmt::Debug for Entered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entered").finish_non_exhaustive()
+    }
+}
 
 impl Drop for Restore<'_> {
     #[inline]

@@ -449,6 +449,36 @@ impl Entity {
         context::with_entity(self.clone(), f)
     }
 
+    /// Makes this entity the current one until the guard is dropped, for synchronous code
+    /// where a closure is awkward; [`in_scope`](Self::in_scope) is the closure form. Guards
+    /// must be dropped in the reverse order of entering.
+    ///
+    /// ```
+    /// # use xray_core::{AlwaysSample, NullEmitter, Recorder};
+    /// let recorder = Recorder::builder().with_sampler(AlwaysSample).with_emitter(NullEmitter::default()).build().unwrap();
+    /// let segment = recorder.new_segment("svc");
+    /// {
+    ///     let _entered = segment.entity().enter();
+    ///     assert_eq!(xray_core::current_quiet().id(), segment.entity().id());
+    /// }
+    /// assert!(xray_core::current_quiet().is_noop());
+    /// ```
+    ///
+    /// The guard is not `Send`, so a spawned future cannot hold it across an `.await`:
+    ///
+    /// ```compile_fail
+    /// # use xray_core::Entity;
+    /// fn spawn<F: std::future::Future + Send + 'static>(_: F) {}
+    /// spawn(async {
+    ///     let _entered = Entity::noop().enter();
+    ///     std::future::ready(()).await;
+    /// });
+    /// ```
+    #[inline]
+    pub fn enter(&self) -> context::Entered {
+        context::Entered::new(self.clone())
+    }
+
     fn finish(&self) {
         if let Repr::Node(n) = &self.0 {
             n.finish();

@@ -69,7 +69,7 @@ mod time;
 
 pub use config::{Config, ConfigError, ContextMissing, DaemonAddress, ParseAddressError};
 pub use context::{
-    ContextMissingError, TraceFutureExt, Traced, current, current_quiet, in_subsegment, in_subsegment_sync,
+    ContextMissingError, Entered, TraceFutureExt, Traced, current, current_quiet, in_subsegment, in_subsegment_sync,
     set_context_missing, try_current,
 };
 #[cfg(feature = "test-util")]

@@ -12,7 +12,7 @@ use std::future::Future;
 
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Request, Response};
-use xray_core::model::CauseDetails;
+use xray_core::model::{CauseDetails, Http};
 use xray_core::{Cause, Entity, HttpRequest, HttpResponse, Namespace, Subsegment, TraceFutureExt};
 
 use crate::naming::SubsegmentNamer;
@@ -45,13 +45,18 @@ pub(crate) fn start(options: &Options<'_>, request: &mut Request) -> Option<Call
     }
     let subsegment = parent.begin_subsegment(&options.namer.name(request));
     let injected = inject(request, &subsegment);
-    subsegment.set_namespace(Namespace::Remote);
-    subsegment.set_http_request(HttpRequest {
+    let mut http_request = HttpRequest {
         method: Some(xray_core::model::method_name(request.method().as_str())),
         url: Some(recorded_url(request.url(), options.keep_query)),
         // Only our own header makes the callee's segment a child of this subsegment.
         traced: injected,
         ..HttpRequest::default()
+    };
+    http_request.truncate_fields();
+    // One lock for both, where `set_namespace` and `set_http_request` would take two.
+    subsegment.with_document(|doc| {
+        doc.namespace = Some(Namespace::Remote);
+        doc.http = Some(Http { request: Some(http_request), response: None });
     });
     Some(Call { subsegment, keep_query: options.keep_query })
 }

@@ -1,55 +1,37 @@
 //! The URL recorded in `http.request.url`: credentials and fragment never, the query string
 //! only when asked for.
 //!
-//! Both are cut from the URL's own serialization in one pass, so recording a call costs one
-//! string allocation. The cuts are safe on that serialization because the `url` crate
-//! percent-encodes `@`, `/`, `?` and `#` inside user-info, and `?` and `#` inside the path: an
-//! `@` before the first `/` after `scheme://` ends the user-info, and the first `?` or `#` ends
-//! the path.
+//! Both are cut from the URL's own serialization, which ends `[?query][#fragment]`: the
+//! `url` crate keeps where each part starts, so its accessors give their lengths without a scan,
+//! and recording a call costs one string allocation. User-info is rare; only then is the text
+//! searched, for the first `@` after `scheme://`, which ends it (the `url` crate percent-encodes
+//! an `@` inside user-info).
 
 use reqwest::Url;
 
 /// The URL as it is recorded: without user-info or fragment, and without the query string
 /// unless `keep_query` is set.
-///
-/// One pass over the serialization finds the user-info's `@` (inside the authority, which
-/// ends at the first `/`) and where the kept part ends (`#`, or `?` without `keep_query`).
 pub(crate) fn recorded_url(url: &Url, keep_query: bool) -> String {
     let text = url.as_str();
-    let scheme = url.scheme().len();
-    // URLs without `//` (such as `mailto:`) have no authority and so no user-info.
-    let authority = if text.as_bytes().get(scheme..scheme + 3) == Some(b"://") { scheme + 3 } else { scheme };
-    let mut in_authority = authority > scheme;
-    let mut at = None;
-    let mut end = text.len();
-    for (i, &b) in text.as_bytes().iter().enumerate().skip(authority) {
-        match b {
-            b'@' if in_authority => {
-                at.get_or_insert(i);
-            }
-            b'/' => in_authority = false,
-            b'#' => {
-                end = i;
-                break;
-            }
-            b'?' if !keep_query => {
-                end = i;
-                break;
-            }
-            _ => {}
-        }
+    let mut end = text.len() - url.fragment().map_or(0, |f| f.len() + 1);
+    if !keep_query {
+        end -= url.query().map_or(0, |q| q.len() + 1);
     }
     // Every cut is next to an ASCII byte, so each slice falls on character boundaries.
-    match (at, text.get(..authority), text.get(..end)) {
-        (Some(at), Some(prefix), _) => {
-            let host_and_path = text.get(at + 1..end).unwrap_or("");
+    let kept = text.get(..end).unwrap_or(text);
+    if url.username().is_empty() && url.password().is_none() {
+        return kept.to_owned();
+    }
+    // Only URLs with an authority (`scheme://`) have user-info.
+    let authority = url.scheme().len() + 3;
+    match (kept.get(..authority), kept.get(authority..).and_then(|rest| rest.split_once('@'))) {
+        (Some(prefix), Some((_, host_and_path))) => {
             let mut out = String::with_capacity(prefix.len() + host_and_path.len());
             out.push_str(prefix);
             out.push_str(host_and_path);
             out
         }
-        (_, _, Some(kept)) => kept.to_owned(),
-        _ => text.to_owned(),
+        _ => kept.to_owned(),
     }
 }
 

@@ -98,7 +98,11 @@ where
 
         if !segment.is_sampled() {
             // In context all the same, so that outbound calls propagate the id and `Sampled=0`.
-            let future = entity.in_scope(|| inner.call(req));
+            // A guard rather than `in_scope`: a closure would carry the request through one
+            // more copy on the way in.
+            let entered = entity.enter();
+            let future = inner.call(req);
+            drop(entered);
             return ResponseFuture::traced(future.with_entity(entity), Pending::new(trace_id, answer, None));
         }
 
