@@ -15,6 +15,7 @@
 //! | segment/lifecycle_w | 1.48 µs | floor/build_and_serialize_w 1.21 µs | 1.23× | ≤ 1.5× |
 //! | emitter/enqueue | 90 ns | | | ≤ 100 ns |
 //! | emitter/throughput (2,048 W) | 7.06 ms | floor_raw_sendmmsg 6.49 ms (send loop 6.88 ms) | 0.92× throughput | ≥ 0.8× |
+//! | emitter/throughput, with segmented sends (third session) | 2.67 ms | floor_raw_sendmmsg 6.90 ms (send loop 7.14 ms) | 2.58× throughput | ≥ 0.8× |
 //! | context/current | 12.4 ns | | | ≤ 15 ns |
 
 use std::hint::black_box;

@@ -46,6 +46,12 @@
 //! plain), so about 15 % of the two cores sit idle in the sampled scenario; a wake batch of 16
 //! or 256 instead of 64 measured lower (0.595×, 0.559×).
 //!
+//! Third session (2026-11-21, after the emitter's segmented sends, `UDP_SEGMENT`), two runs:
+//! sampled **0.789×** and **0.796×** (server CPU 7.50 → 9.76 µs/req; the emitter's threads
+//! 1.45–1.61 µs, down from 3.78); unsampled 0.992×, 1.018×; 150 µs handler 0.981×, 0.999×.
+//! The receiver got 92 % and 96.7 % of the datagrams: its default-sized socket buffer
+//! overflows while it waits for a core (the emitter counted no drop).
+//!
 //! Final run (2026-11-21, machine otherwise idle): plain 128k req/s; unsampled 1.012×; sampled
 //! 0.615× (server CPU 7.20 → 12.39 µs/req, of which the emitter's two threads 4.06 µs: the
 //! kernel's loopback `sendmmsg` alone is 3.2 µs per datagram here); 150 µs handler 0.997×. The
