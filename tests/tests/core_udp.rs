@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use xray_core::{AlwaysSample, DaemonAddress, Emitter, Recorder, UdpEmitter};
-use xray_tests::{FakeDaemon, assert_valid};
+use xray_tests::{Datagram, FakeDaemon, assert_valid};
 
 fn recorder_to(addr: std::net::SocketAddr) -> Recorder {
     Recorder::builder()
@@ -17,6 +17,14 @@ fn recorder_to(addr: std::net::SocketAddr) -> Recorder {
 }
 
 const WAIT: Duration = Duration::from_secs(5);
+
+/// The datagram's document, after checking the header line and the document against the schema.
+fn valid_document(d: &Datagram) -> &Value {
+    assert_eq!(d.header, Some(json!({"format": "json", "version": 1})));
+    let doc = d.document.as_ref().expect("one JSON document after the header");
+    assert_valid(doc);
+    doc
+}
 
 #[test]
 fn each_datagram_is_a_header_line_and_one_document() {
@@ -34,11 +42,8 @@ fn each_datagram_is_a_header_line_and_one_document() {
     let mut seen = HashSet::new();
     for d in &got {
         assert!(d.bytes.starts_with(b"{\"format\":\"json\",\"version\":1}\n"));
-        assert_eq!(d.header, Some(json!({"format": "json", "version": 1})));
-        let doc = d.document.as_ref().expect("one JSON document after the header");
-        assert_valid(doc);
         assert!(d.document_len() <= 64_000);
-        seen.insert(doc["annotations"]["n"].as_i64().unwrap());
+        seen.insert(valid_document(d)["annotations"]["n"].as_i64().unwrap());
     }
     assert_eq!(seen.len(), 20);
     let stats = rec.stats();
@@ -65,10 +70,7 @@ fn similar_documents_arrive_whole_from_a_segmented_send() {
     assert_eq!(got.len(), 30);
     let mut seen = HashSet::new();
     for d in &got {
-        assert_eq!(d.header, Some(json!({"format": "json", "version": 1})));
-        let doc = d.document.as_ref().expect("one JSON document after the header");
-        assert_valid(doc);
-        seen.insert(doc["annotations"]["s"].as_str().unwrap().len());
+        seen.insert(valid_document(d)["annotations"]["s"].as_str().unwrap().len());
     }
     assert_eq!(seen.len(), 30);
     let stats = rec.stats();
