@@ -443,3 +443,7 @@ impl Sender {
         );
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+#[path = "udp_tests.rs"]
+mod tests;
