@@ -59,7 +59,8 @@ pub struct EmitterStats {
     pub emitted: u64,
     /// Datagrams sent.
     pub datagrams: u64,
-    /// Bytes sent, headers included.
+    /// Bytes sent, headers included (and the spaces that pad segmented sends, see
+    /// [`UdpEmitter`]).
     pub bytes: u64,
     /// Batches (system calls) sent.
     pub batches: u64,
