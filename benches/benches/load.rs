@@ -252,7 +252,7 @@ fn main() {
         let builder = if sampled { builder.with_sampler(AlwaysSample) } else { builder.with_sampler(NeverSample) };
         builder.build().expect("recorder")
     };
-    let layer = |sampled: bool| XrayLayer::new("bench").with_recorder(recorder(sampled));
+    let layer = |sampled: bool| XrayLayer::new("bench").with_recorder(recorder(sampled)).with_axum_body();
 
     let mut scenarios = vec![
         Scenario { name: "plain", addr: serve(&server, hello_router()), baseline: 0, rounds: vec![] },

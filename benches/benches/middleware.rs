@@ -221,7 +221,7 @@ fn unsampled(c: &mut Criterion) {
         .expect("recorder");
     let plain = ready(hello_router());
     let identity = ready(hello_router().layer(tower::layer::util::Identity::new()));
-    let traced = ready(hello_router().layer(XrayLayer::new("bench").with_recorder(recorder.clone())));
+    let traced = ready(hello_router().layer(XrayLayer::new("bench").with_recorder(recorder.clone()).with_axum_body()));
     assert_eq!(answered_header(&runtime, &plain), None);
     assert!(answered_header(&runtime, &traced).is_some_and(|h| h.starts_with("Root=1-5759e988-")));
     let mut group = c.benchmark_group("middleware/axum_unsampled");
@@ -262,7 +262,7 @@ fn sampled(c: &mut Criterion) {
         .build()
         .expect("recorder");
     let plain = ready(hello_router());
-    let traced = ready(hello_router().layer(XrayLayer::new("bench").with_recorder(recorder)));
+    let traced = ready(hello_router().layer(XrayLayer::new("bench").with_recorder(recorder).with_axum_body()));
     assert!(answered_header(&runtime, &traced).is_some());
     // In-process requests come faster than any server's, and faster than the emitter can send
     // them on 2 cores: let it catch up between rounds (untimed), as it does in a real server,

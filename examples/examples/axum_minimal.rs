@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let destination = Destination::from_env().await?;
     let xray = destination.configure(Recorder::from_env()?).with_sampler(AlwaysSample).install()?;
 
-    let app = Router::new().route("/hello/{name}", get(hello)).layer(XrayLayer::new("hello-service"));
+    let app = Router::new().route("/hello/{name}", get(hello)).layer(XrayLayer::new("hello-service").with_axum_body());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });

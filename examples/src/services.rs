@@ -60,7 +60,7 @@ pub fn user_management(store: Store, notification_url: String) -> Router {
         .route("/usermgmt/notification", post(notify))
         .route("/usermgmt/health-status", get(|| async { "healthy" }))
         .with_state(state)
-        .layer(XrayLayer::new("user-management").with_route_annotation(true))
+        .layer(XrayLayer::new("user-management").with_route_annotation(true).with_axum_body())
 }
 
 async fn create_user(State(app): State<Arc<UserManagement>>, Json(body): Json<NewUser>) -> Reply {
@@ -140,7 +140,7 @@ pub fn notification(outbox: Store) -> Router {
     Router::new()
         .route("/notification/send", post(send))
         .with_state(state)
-        .layer(XrayLayer::new("notification").with_route_annotation(true))
+        .layer(XrayLayer::new("notification").with_route_annotation(true).with_axum_body())
 }
 
 async fn send(State(app): State<Arc<Notification>>, Json(body): Json<SendRequest>) -> Reply {

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::fmt::Display;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,6 +15,7 @@ use xray_core::{Segment, TraceId, Traced};
 
 use crate::body::{Owner, ResponseBody, Tracker};
 use crate::classify::{record_cancelled, record_failure, record_panic, record_response};
+use crate::mode::{BodyMode, WrapBody};
 use crate::propagation;
 
 /// The message of the `RequestCancelled` exception on a server segment.
@@ -41,20 +43,21 @@ impl Pending {
         }
     }
 
-    fn complete<B, E>(mut self, result: Result<Response<B>, E>) -> Result<Response<ResponseBody<B>>, E>
+    fn complete<B, E, M>(mut self, result: Result<Response<B>, E>) -> Result<Response<M::Body>, E>
     where
         E: Display + 'static,
+        M: BodyMode<B>,
     {
         let segment = self.segment.take();
         match result {
             Ok(mut response) => {
                 propagation::answer(response.headers_mut(), self.trace_id, self.answer);
                 let Some(segment) = segment else {
-                    return Ok(response.map(ResponseBody::untraced));
+                    return Ok(response.map(M::untraced));
                 };
                 let content_length = record_response(&segment, response.status(), response.headers());
                 let tracker = Tracker::new(Owner::Segment(segment), content_length.is_none());
-                Ok(response.map(|body| ResponseBody::traced(body, tracker)))
+                Ok(response.map(|body| M::traced(ResponseBody::traced(body, tracker))))
             }
             Err(err) => {
                 if let Some(segment) = segment {
@@ -89,32 +92,34 @@ pin_project! {
 pin_project! {
     /// The response future of [`XrayService`](crate::XrayService).
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, M = WrapBody> {
         #[pin]
         kind: Kind<F>,
+        mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<F> ResponseFuture<F> {
+impl<F, M> ResponseFuture<F, M> {
     pub(crate) fn untraced(future: F) -> Self {
-        Self { kind: Kind::Untraced { future } }
+        Self { kind: Kind::Untraced { future }, mode: PhantomData }
     }
 
     pub(crate) fn traced(future: Traced<F>, pending: Pending) -> Self {
-        Self { kind: Kind::Traced { future, pending: Some(pending) } }
+        Self { kind: Kind::Traced { future, pending: Some(pending) }, mode: PhantomData }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E, M> Future for ResponseFuture<F, M>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: Display + 'static,
+    M: BodyMode<B>,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<M::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Untraced { future } => future.poll(cx).map(|r| r.map(|res| res.map(ResponseBody::untraced))),
+            KindProj::Untraced { future } => future.poll(cx).map(|r| r.map(|res| res.map(M::untraced))),
             KindProj::Traced { future, pending } => {
                 let recording = pending.as_ref().is_some_and(|p| p.segment.is_some());
                 let polled = if recording {
@@ -136,15 +141,15 @@ where
                     return Poll::Pending;
                 };
                 Poll::Ready(match pending.take() {
-                    Some(pending) => pending.complete(result),
-                    None => result.map(|res| res.map(ResponseBody::untraced)),
+                    Some(pending) => pending.complete::<B, E, M>(result),
+                    None => result.map(|res| res.map(M::untraced)),
                 })
             }
         }
     }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<F, M> std::fmt::Debug for ResponseFuture<F, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let traced = matches!(self.kind, Kind::Traced { .. });
         f.debug_struct("ResponseFuture").field("traced", &traced).finish_non_exhaustive()

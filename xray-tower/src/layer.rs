@@ -1,11 +1,13 @@
 //! [`XrayLayer`]: the layer that traces every incoming request.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use tower_layer::Layer;
 use xray_core::Recorder;
 
+use crate::mode::WrapBody;
 use crate::naming::FixedName;
 use crate::service::{Settings, XrayService};
 
@@ -28,10 +30,12 @@ use crate::service::{Settings, XrayService};
 /// request; while none is installed, or when the SDK is disabled, requests pass through
 /// untouched.
 #[derive(Debug, Clone)]
-pub struct XrayLayer<N = FixedName, Q = ()> {
+pub struct XrayLayer<N = FixedName, Q = (), M = WrapBody> {
     /// Shared, so that [`Layer::layer`] costs a reference count, not a copy and an allocation
     /// (axum applies a layer once per route, and again wherever a router is rebuilt).
     pub(crate) settings: Arc<Settings<N, Q>>,
+    /// The [`BodyMode`](crate::BodyMode).
+    mode: PhantomData<fn() -> M>,
 }
 
 impl XrayLayer {
@@ -46,13 +50,14 @@ impl XrayLayer {
                 #[cfg(feature = "axum")]
                 record_route: false,
             }),
+            mode: PhantomData,
         }
     }
 }
 
 // `Clone` bounds: a setter copies the settings when a clone of the layer shares them (as the
 // `Layer` impl needs `Clone` too, every usable layer meets them).
-impl<N: Clone, Q: Clone> XrayLayer<N, Q> {
+impl<N: Clone, Q: Clone, M> XrayLayer<N, Q, M> {
     /// Records with `recorder`. Defaults to the global recorder, looked up on each request.
     #[must_use]
     pub fn with_recorder(mut self, recorder: Recorder) -> Self {
@@ -63,7 +68,7 @@ impl<N: Clone, Q: Clone> XrayLayer<N, Q> {
     /// Names segments with `namer`: a [`FixedName`], a [`DynamicNaming`](crate::DynamicNaming)
     /// or a closure. Defaults to the fixed name given to [`new`](XrayLayer::new).
     #[must_use]
-    pub fn with_naming<N2>(self, namer: N2) -> XrayLayer<N2, Q> {
+    pub fn with_naming<N2>(self, namer: N2) -> XrayLayer<N2, Q, M> {
         let s = Arc::unwrap_or_clone(self.settings);
         XrayLayer {
             settings: Arc::new(Settings {
@@ -74,13 +79,14 @@ impl<N: Clone, Q: Clone> XrayLayer<N, Q> {
                 #[cfg(feature = "axum")]
                 record_route: s.record_route,
             }),
+            mode: PhantomData,
         }
     }
 
     /// Calls `hook` for each sampled request, to record more on its segment (see
     /// [`OnRequest`](crate::OnRequest)). Defaults to `()`, which records nothing more.
     #[must_use]
-    pub fn with_on_request<Q2>(self, hook: Q2) -> XrayLayer<N, Q2> {
+    pub fn with_on_request<Q2>(self, hook: Q2) -> XrayLayer<N, Q2, M> {
         let s = Arc::unwrap_or_clone(self.settings);
         XrayLayer {
             settings: Arc::new(Settings {
@@ -91,6 +97,7 @@ impl<N: Clone, Q: Clone> XrayLayer<N, Q> {
                 #[cfg(feature = "axum")]
                 record_route: s.record_route,
             }),
+            mode: PhantomData,
         }
     }
 
@@ -112,10 +119,30 @@ impl<N: Clone, Q: Clone> XrayLayer<N, Q> {
         Arc::make_mut(&mut self.settings).record_route = record;
         self
     }
+
+    /// Answers with axum's own `Body` ([`AxumBody`](crate::AxumBody)) instead of wrapping every
+    /// response body in [`ResponseBody`](crate::ResponseBody), which axum would box again: an
+    /// unsampled request then allocates nothing but its response header. For services whose
+    /// responses carry `axum::body::Body`, as every axum `Router` does. Defaults to wrapping.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use xray_tower::XrayLayer;
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "hello" }))
+    ///     .layer(XrayLayer::new("hello-service").with_axum_body());
+    /// # let _ = app;
+    /// ```
+    #[cfg(feature = "axum")]
+    #[must_use]
+    pub fn with_axum_body(self) -> XrayLayer<N, Q, crate::AxumBody> {
+        XrayLayer { settings: self.settings, mode: PhantomData }
+    }
 }
 
-impl<S, N: Clone, Q: Clone> Layer<S> for XrayLayer<N, Q> {
-    type Service = XrayService<S, N, Q>;
+impl<S, N: Clone, Q: Clone, M> Layer<S> for XrayLayer<N, Q, M> {
+    type Service = XrayService<S, N, Q, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         XrayService::new(inner, Arc::clone(&self.settings))

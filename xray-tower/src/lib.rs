@@ -24,7 +24,10 @@
 //!   turns it into a 500 further out.
 //!
 //! Unsampled requests allocate nothing but their response header and emit nothing, yet the
-//! trace id and `Sampled=0` still reach outbound calls. [`XrayClientLayer`] traces those calls.
+//! trace id and `Sampled=0` still reach outbound calls. With axum, add
+//! [`with_axum_body`](XrayLayer::with_axum_body) (feature `axum`): the service then answers
+//! with axum's own `Body`, where a body of another type would be boxed once more by axum.
+//! [`XrayClientLayer`] traces outbound calls.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -66,13 +69,14 @@
 //! ## Features
 //! - `axum`: reads axum's `ConnectInfo<SocketAddr>` for `client_ip` (without it, only a plain
 //!   `SocketAddr` in the request extensions is used) and offers
-//!   `XrayLayer::with_route_annotation`.
+//!   `XrayLayer::with_route_annotation` and `XrayLayer::with_axum_body`.
 
 mod body;
 pub mod classify;
 mod client;
 mod future;
 mod layer;
+mod mode;
 mod naming;
 mod on_request;
 mod propagation;
@@ -84,6 +88,9 @@ pub use classify::{BODY_ERROR_TYPE, CANCELLED_TYPE, PANIC_TYPE};
 pub use client::{ClientResponseFuture, XrayClientLayer, XrayClientService};
 pub use future::ResponseFuture;
 pub use layer::XrayLayer;
+#[cfg(feature = "axum")]
+pub use mode::AxumBody;
+pub use mode::{BodyMode, WrapBody};
 pub use naming::{DynamicNaming, FixedName, SegmentNamer};
 pub use on_request::OnRequest;
 pub use service::XrayService;

@@ -1,6 +1,7 @@
 //! [`XrayService`]: where a request's segment begins.
 
 use std::fmt::Display;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -9,8 +10,8 @@ use http::{Request, Response};
 use tower_service::Service;
 use xray_core::{Recorder, SamplingFlag, SamplingRequest, TraceFutureExt};
 
-use crate::body::ResponseBody;
 use crate::future::{Pending, ResponseFuture};
+use crate::mode::{BodyMode, WrapBody};
 use crate::naming::{FixedName, SegmentNamer};
 use crate::on_request::OnRequest;
 use crate::{propagation, request};
@@ -30,40 +31,42 @@ pub(crate) struct Settings<N, Q> {
 ///
 /// Cloning is cheap (the settings are shared), as axum clones services per request.
 #[derive(Debug)]
-pub struct XrayService<S, N = FixedName, Q = ()> {
+pub struct XrayService<S, N = FixedName, Q = (), M = WrapBody> {
     inner: S,
     settings: Arc<Settings<N, Q>>,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<S: Clone, N, Q> Clone for XrayService<S, N, Q> {
+impl<S: Clone, N, Q, M> Clone for XrayService<S, N, Q, M> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), settings: self.settings.clone() }
+        Self { inner: self.inner.clone(), settings: self.settings.clone(), mode: PhantomData }
     }
 }
 
-impl<S, N, Q> XrayService<S, N, Q> {
+impl<S, N, Q, M> XrayService<S, N, Q, M> {
     pub(crate) fn new(inner: S, settings: Arc<Settings<N, Q>>) -> Self {
-        Self { inner, settings }
+        Self { inner, settings, mode: PhantomData }
     }
 }
 
-impl<S, N, Q, ReqB, ResB> Service<Request<ReqB>> for XrayService<S, N, Q>
+impl<S, N, Q, M, ReqB, ResB> Service<Request<ReqB>> for XrayService<S, N, Q, M>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
     S::Error: Display + 'static,
     N: SegmentNamer<ReqB>,
     Q: OnRequest<ReqB>,
+    M: BodyMode<ResB>,
 {
-    type Response = Response<ResponseBody<ResB>>;
+    type Response = Response<M::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let Self { inner, settings } = self;
+        let Self { inner, settings, .. } = self;
         let recorder = match settings.recorder.as_ref().or_else(|| Recorder::global()) {
             Some(recorder) if recorder.is_enabled() => recorder,
             _ => return ResponseFuture::untraced(inner.call(req)),

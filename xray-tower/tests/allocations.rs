@@ -30,6 +30,7 @@ thread_local! {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+
         // SAFETY: the caller's contract is passed on unchanged.
         unsafe { System.alloc(layout) }
     }
@@ -122,4 +123,46 @@ fn unsampled_requests_allocate_only_the_response_header() {
     // The same request untraced allocates nothing at all, so the layer's share is exactly that.
     let mut plain = Nothing;
     assert_eq!(count_one(&mut plain, request(&[])), 0);
+}
+
+/// Allocations of one request through an axum router (built before counting), response and
+/// body dropped included.
+#[cfg(feature = "axum")]
+fn count_router(router: &axum::Router) -> usize {
+    let mut cx = Context::from_waker(Waker::noop());
+    let request = Request::get("/items/1").header("host", "svc.test").body(axum::body::Body::empty()).unwrap();
+    let before = allocations();
+    let mut future = pin!(tower::ServiceExt::oneshot(router.clone(), request));
+    let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut cx) else { panic!("the response is ready at once") };
+    drop(response);
+    allocations() - before
+}
+
+#[cfg(feature = "axum")]
+#[test]
+fn with_axum_body_an_unsampled_axum_request_allocates_only_the_response_header() {
+    use axum::routing::get;
+
+    let emitter = Arc::new(MemoryEmitter::new());
+    let recorder = Recorder::builder().with_sampler(NeverSample).with_emitter(emitter.clone()).build().unwrap();
+    // `with_state` readies the routes once, as `axum::serve` does.
+    let router = || axum::Router::new().route("/items/{id}", get(|| async { "item" })).with_state(());
+    // What answering with the header costs in this response on its own (the value, and room
+    // for it in the response's header map), with what axum charges for any layer.
+    let header_only = router().layer(tower::util::MapResponseLayer::new(|mut r: Response<axum::body::Body>| {
+        let value = http::HeaderValue::from_bytes(b"Root=1-5759e988-bd862e3fe1be46a994272793").unwrap();
+        r.headers_mut().insert(http::HeaderName::from_static("x-amzn-trace-id"), value);
+        r
+    }));
+    let wrapped = router().layer(XrayLayer::new("svc").with_recorder(recorder.clone()));
+    let axum_body = router().layer(XrayLayer::new("svc").with_recorder(recorder).with_axum_body());
+    // Warm up (thread-locals, lazily initialised statics).
+    for r in [&header_only, &wrapped, &axum_body] {
+        count_router(r);
+    }
+    let header = count_router(&header_only);
+    assert_eq!(count_router(&axum_body), header);
+    // A body of another type than axum's own is boxed again by axum.
+    assert_eq!(count_router(&wrapped), header + 1);
+    assert!(emitter.documents().is_empty());
 }

@@ -20,6 +20,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::Notify;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
+use xray_core::MemoryEmitter;
 use xray_tower::{CANCELLED_TYPE, PANIC_TYPE, XrayLayer};
 
 /// A body of `chunks` frames of `size` bytes, with no declared length, that yields to the
@@ -49,30 +50,44 @@ impl http_body::Body for Chunks {
     }
 }
 
+fn streaming_routes() -> Router {
+    Router::new().route("/stream", get(|| async { Body::new(Chunks { left: 5, size: 1000, yielded: false }) }))
+}
+
 fn streaming_app(recorder: xray_core::Recorder) -> Router {
-    Router::new()
-        .route("/stream", get(|| async { Body::new(Chunks { left: 5, size: 1000, yielded: false }) }))
-        .layer(XrayLayer::new("svc").with_recorder(recorder))
+    streaming_routes().layer(XrayLayer::new("svc").with_recorder(recorder))
 }
 
 #[tokio::test]
 async fn the_segment_ends_when_the_streamed_body_has_been_sent() {
     let (recorder, emitter) = recorder();
-    let response = streaming_app(recorder).oneshot(request("/stream", &[])).await.unwrap();
+    sends_five_chunks_then_ends_the_segment(streaming_app(recorder), &emitter).await;
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn with_axum_body_the_segment_still_ends_when_the_body_has_been_sent() {
+    let (recorder, emitter) = recorder();
+    let app = streaming_routes().layer(XrayLayer::new("svc").with_recorder(recorder).with_axum_body());
+    sends_five_chunks_then_ends_the_segment(app, &emitter).await;
+}
+
+async fn sends_five_chunks_then_ends_the_segment(app: Router, emitter: &MemoryEmitter) {
+    let response = app.oneshot(request("/stream", &[])).await.unwrap();
     assert!(response.headers().get("content-length").is_none());
-    assert!(documents(&emitter).is_empty(), "the handler returned, but the body is still unsent");
+    assert!(documents(emitter).is_empty(), "the handler returned, but the body is still unsent");
 
     let mut body = response.into_body();
     let first = body.frame().await.unwrap().unwrap();
     assert_eq!(first.data_ref().unwrap().len(), 1000);
-    assert!(documents(&emitter).is_empty(), "one chunk of five sent");
+    assert!(documents(emitter).is_empty(), "one chunk of five sent");
 
     let mut total = 1000;
     while let Some(frame) = body.frame().await {
         total += frame.unwrap().into_data().unwrap().len();
     }
     assert_eq!(total, 5000);
-    let doc = only_document(&emitter);
+    let doc = only_document(emitter);
     assert_eq!(doc["http"]["response"]["content_length"], 5000, "counted from the bytes actually sent");
     assert!(doc["end_time"].as_f64().unwrap() >= doc["start_time"].as_f64().unwrap());
 }
