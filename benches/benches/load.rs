@@ -51,6 +51,8 @@
 //! 1.45–1.61 µs, down from 3.78); unsampled 0.992×, 1.018×; 150 µs handler 0.981×, 0.999×.
 //! The receiver got 92 % and 96.7 % of the datagrams: its default-sized socket buffer
 //! overflows while it waits for a core (the emitter counted no drop).
+//! A third run, with `with_axum_body` (machine noisier: plain 100k req/s): sampled **0.805×**,
+//! unsampled 1.133×, 150 µs handler 1.000×.
 //!
 //! Final run (2026-11-21, machine otherwise idle): plain 128k req/s; unsampled 1.012×; sampled
 //! 0.615× (server CPU 7.20 → 12.39 µs/req, of which the emitter's two threads 4.06 µs: the
