@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xray_core::{AlwaysSample, DaemonAddress, Emitter, Recorder, UdpEmitter};
+use xray_core::{AlwaysSample, DaemonAddress, Emitter, Recorder, Segment, UdpEmitter};
 use xray_tests::{Datagram, FakeDaemon, assert_valid};
 
 fn recorder_to(addr: std::net::SocketAddr) -> Recorder {
@@ -18,6 +18,22 @@ fn recorder_to(addr: std::net::SocketAddr) -> Recorder {
 
 const WAIT: Duration = Duration::from_secs(5);
 
+/// Sends `n` segments, each shaped by `fill`, to a fake daemon; the recorder and every datagram
+/// that arrived (all `n` of them, checked).
+fn send_segments(n: usize, fill: impl Fn(&Segment, usize)) -> (Recorder, Vec<Datagram>) {
+    let daemon = FakeDaemon::start();
+    let rec = recorder_to(daemon.addr());
+    for i in 0..n {
+        let seg = rec.new_segment("udp-test");
+        fill(&seg, i);
+        seg.end();
+    }
+    assert!(rec.flush(WAIT));
+    let got = daemon.wait_for(n, WAIT);
+    assert_eq!(got.len(), n);
+    (rec, got)
+}
+
 /// The datagram's document, after checking the header line and the document against the schema.
 fn valid_document(d: &Datagram) -> &Value {
     assert_eq!(d.header, Some(json!({"format": "json", "version": 1})));
@@ -28,17 +44,10 @@ fn valid_document(d: &Datagram) -> &Value {
 
 #[test]
 fn each_datagram_is_a_header_line_and_one_document() {
-    let daemon = FakeDaemon::start();
-    let rec = recorder_to(daemon.addr());
-    for i in 0..20 {
-        let seg = rec.new_segment("udp-test");
+    let (rec, got) = send_segments(20, |seg, i| {
         seg.annotate("n", i);
         seg.begin_subsegment("work").end();
-        seg.end();
-    }
-    assert!(rec.flush(WAIT));
-    let got = daemon.wait_for(20, WAIT);
-    assert_eq!(got.len(), 20);
+    });
     let mut seen = HashSet::new();
     for d in &got {
         assert!(d.bytes.starts_with(b"{\"format\":\"json\",\"version\":1}\n"));
@@ -57,17 +66,8 @@ fn each_datagram_is_a_header_line_and_one_document() {
 /// brace, and each still arrives as a header line and one valid document.
 #[test]
 fn similar_documents_arrive_whole_from_a_segmented_send() {
-    let daemon = FakeDaemon::start();
-    let rec = recorder_to(daemon.addr());
-    for i in 0..30 {
-        let seg = rec.new_segment("udp-test");
-        // Documents 30 bytes apart at most: one run.
-        seg.annotate("s", "x".repeat(i));
-        seg.end();
-    }
-    assert!(rec.flush(WAIT));
-    let got = daemon.wait_for(30, WAIT);
-    assert_eq!(got.len(), 30);
+    // Documents 30 bytes apart at most: one run.
+    let (rec, got) = send_segments(30, |seg, i| seg.annotate("s", "x".repeat(i)));
     let mut seen = HashSet::new();
     for d in &got {
         seen.insert(valid_document(d)["annotations"]["s"].as_str().unwrap().len());
