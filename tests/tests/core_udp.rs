@@ -21,8 +21,17 @@ const WAIT: Duration = Duration::from_secs(5);
 /// Sends `n` segments, each shaped by `fill`, to a fake daemon; the recorder and every datagram
 /// that arrived (all `n` of them, checked).
 fn send_segments(n: usize, fill: impl Fn(&Segment, usize)) -> (Recorder, Vec<Datagram>) {
+    send_segments_via(recorder_to, n, fill)
+}
+
+/// [`send_segments`] through the recorder `recorder` makes for the daemon's address.
+fn send_segments_via(
+    recorder: impl Fn(std::net::SocketAddr) -> Recorder,
+    n: usize,
+    fill: impl Fn(&Segment, usize),
+) -> (Recorder, Vec<Datagram>) {
     let daemon = FakeDaemon::start();
-    let rec = recorder_to(daemon.addr());
+    let rec = recorder(daemon.addr());
     for i in 0..n {
         let seg = rec.new_segment("udp-test");
         fill(&seg, i);
@@ -177,6 +186,19 @@ fn a_full_queue_drops_and_counts() {
     assert!(rec.flush(WAIT));
     let kept = 100 - rec.stats().dropped_queue_full as usize;
     assert_eq!(daemon.wait_for(kept, WAIT).len(), kept);
+}
+
+#[test]
+fn with_segmentation_off_no_datagram_is_padded() {
+    let unsegmented = |addr| {
+        let emitter = UdpEmitter::builder(addr).with_segmentation(false).build().unwrap();
+        Recorder::builder().with_sampler(AlwaysSample).with_emitter(emitter).build().unwrap()
+    };
+    let (_, got) = send_segments_via(unsegmented, 30, |seg, i| seg.annotate("s", "x".repeat(i)));
+    for d in &got {
+        valid_document(d);
+        assert!(!d.bytes.ends_with(b" }"), "{}", String::from_utf8_lossy(&d.bytes));
+    }
 }
 
 #[test]

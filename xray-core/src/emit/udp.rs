@@ -30,6 +30,7 @@ pub struct UdpEmitterBuilder {
     queue_bytes: usize,
     flush_interval: Duration,
     wake_batch: usize,
+    segmentation: bool,
 }
 
 impl UdpEmitterBuilder {
@@ -51,6 +52,15 @@ impl UdpEmitterBuilder {
     #[must_use]
     pub fn with_wake_batch(mut self, documents: usize) -> Self {
         self.wake_batch = documents.max(1);
+        self
+    }
+
+    /// Sends datagrams of similar size together as one segmented send where the kernel can
+    /// (see [`UdpEmitter`]); with `false`, every datagram goes through `sendmmsg` unpadded.
+    /// Defaults to `true`.
+    #[must_use]
+    pub fn with_segmentation(mut self, enabled: bool) -> Self {
+        self.segmentation = enabled;
         self
     }
 
@@ -78,7 +88,7 @@ impl UdpEmitterBuilder {
         // machine with a spare core encoding overlaps sending.
         let (to_sender, from_encoder) = std::sync::mpsc::sync_channel(4);
         let (recycle, recycled) = std::sync::mpsc::channel();
-        let max_segment = max_segment_payload(&socket);
+        let max_segment = if self.segmentation { max_segment_payload(&socket) } else { None };
         let sender = Sender { shared: shared.clone(), socket, recycle, max_segment, planner: Planner::default() };
         std::thread::Builder::new()
             .name("xray-sender".into())
@@ -153,7 +163,8 @@ impl Shared {
 /// which the kernel cuts into equal slices: all but the last of such a run are padded to the
 /// run's size with spaces before the document's closing `}`, which JSON ignores. The daemon
 /// receives one datagram per document as always. Where segmentation is unavailable (another
-/// OS, an old kernel, a path without checksum offload) every datagram goes through `sendmmsg`.
+/// OS, an old kernel, a path without checksum offload), or switched off with
+/// [`UdpEmitterBuilder::with_segmentation`], every datagram goes through `sendmmsg`.
 ///
 /// ```
 /// use xray_core::{Emitter, UdpEmitter};
@@ -174,7 +185,13 @@ impl std::fmt::Debug for UdpEmitter {
 impl UdpEmitter {
     /// A builder sending to `daemon`.
     pub fn builder(daemon: SocketAddr) -> UdpEmitterBuilder {
-        UdpEmitterBuilder { daemon, queue_bytes: 16 << 20, flush_interval: Duration::from_millis(5), wake_batch: 64 }
+        UdpEmitterBuilder {
+            daemon,
+            queue_bytes: 16 << 20,
+            flush_interval: Duration::from_millis(5),
+            wake_batch: 64,
+            segmentation: true,
+        }
     }
 
     /// The daemon address datagrams go to.
