@@ -211,9 +211,17 @@ mod tests {
 
     #[test]
     fn a_segmented_send_arrives_as_padded_datagrams() {
-        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for loopback in ["127.0.0.1:0", "[::1]:0"] {
+            let Ok(receiver) = UdpSocket::bind(loopback) else {
+                // A machine without IPv6.
+                continue;
+            };
+            segmented_send_over(&receiver, UdpSocket::bind(loopback).unwrap());
+        }
+    }
+
+    fn segmented_send_over(receiver: &UdpSocket, sender: UdpSocket) {
         receiver.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
-        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
         sender.connect(receiver.local_addr().unwrap()).unwrap();
         // Loopback's MTU is 64 KiB.
         assert!(max_segment_payload(&sender).is_some_and(|n| n > 60_000), "{:?}", max_segment_payload(&sender));
