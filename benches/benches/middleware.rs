@@ -47,7 +47,7 @@
 //! does for axum: unsampled responses keep axum's own body type, so axum does not box them
 //! again; the plain router also became slower by about 60 ns, as enabling xray-tower's `axum`
 //! feature turns on axum's `matched-path` for both routers): paired totals, layer − plain,
-//! two runs: identity layer +65 … +77 ns, no header **+225 … +234 ns**, caller header
+//! three runs: identity layer +65 … +83 ns, no header **+225 … +240 ns**, caller header
 //! **+189 … +270 ns**; sampled request-thread CPU **+0.78, +0.89, +0.91, +0.92, +1.04 µs** in
 //! five runs of the group alone, +1.64 µs in one run made right after a full-package run. Callgrind: the
 //! layer adds 3,210 instructions with a caller header (3,580 when the body is wrapped).
