@@ -69,29 +69,25 @@ impl<N: Clone, Q: Clone, M> XrayLayer<N, Q, M> {
     /// or a closure. Defaults to the fixed name given to [`new`](XrayLayer::new).
     #[must_use]
     pub fn with_naming<N2>(self, namer: N2) -> XrayLayer<N2, Q, M> {
-        let s = Arc::unwrap_or_clone(self.settings);
-        XrayLayer {
-            settings: Arc::new(Settings {
-                namer,
-                on_request: s.on_request,
-                recorder: s.recorder,
-                keep_query: s.keep_query,
-                #[cfg(feature = "axum")]
-                record_route: s.record_route,
-            }),
-            mode: PhantomData,
-        }
+        self.rebuild(|_, hook| (namer, hook))
     }
 
     /// Calls `hook` for each sampled request, to record more on its segment (see
     /// [`OnRequest`](crate::OnRequest)). Defaults to `()`, which records nothing more.
     #[must_use]
     pub fn with_on_request<Q2>(self, hook: Q2) -> XrayLayer<N, Q2, M> {
+        self.rebuild(|namer, _| (namer, hook))
+    }
+
+    /// The same settings with the namer and hook `parts` makes from the current ones (each of
+    /// which can change type, so the settings are rebuilt rather than edited in place).
+    fn rebuild<N2, Q2>(self, parts: impl FnOnce(N, Q) -> (N2, Q2)) -> XrayLayer<N2, Q2, M> {
         let s = Arc::unwrap_or_clone(self.settings);
+        let (namer, on_request) = parts(s.namer, s.on_request);
         XrayLayer {
             settings: Arc::new(Settings {
-                namer: s.namer,
-                on_request: hook,
+                namer,
+                on_request,
                 recorder: s.recorder,
                 keep_query: s.keep_query,
                 #[cfg(feature = "axum")]
