@@ -358,6 +358,17 @@ struct Sender {
 /// How often, per batch, a full socket buffer is waited out before datagrams are dropped.
 const FULL_RETRIES: u32 = 20;
 
+/// `true` after a short sleep when `err` says the socket buffer is full and this batch may
+/// still wait for it to drain; the caller then tries the same send again.
+fn wait_out_full(err: &std::io::Error, full_retries: &mut u32) -> bool {
+    if err.kind() != ErrorKind::WouldBlock || *full_retries >= FULL_RETRIES {
+        return false;
+    }
+    *full_retries += 1;
+    std::thread::sleep(Duration::from_micros(500));
+    true
+}
+
 impl Sender {
     /// Runs until the emitter thread is gone.
     fn run(mut self, from_encoder: std::sync::mpsc::Receiver<ToSender>) {
@@ -382,10 +393,16 @@ impl Sender {
         };
         let mut planner = std::mem::take(&mut self.planner);
         let (order, runs) = planner.plan(bufs, max_segment);
-        let mut singles: Vec<&[u8]> = Vec::new();
+        let (mut singles, mut members): (Vec<&[u8]>, Vec<&[u8]>) = (Vec::new(), Vec::new());
         for run in runs {
-            let members: Vec<&[u8]> = order[run.start..run.end].iter().map(|&i| bufs[i].as_slice()).collect();
-            let done = if run.is_segmented() { self.send_run(&members, run.size, &mut full_retries) } else { 0 };
+            let run_members = order[run.start..run.end].iter().map(|&i| bufs[i].as_slice());
+            if !run.is_segmented() {
+                singles.extend(run_members);
+                continue;
+            }
+            members.clear();
+            members.extend(run_members);
+            let done = self.send_run(&members, run.size, &mut full_retries);
             singles.extend_from_slice(&members[done..]);
         }
         self.planner = planner;
@@ -404,9 +421,7 @@ impl Sender {
                 Counters::add(&c.batches, 1);
                 return members.len();
             };
-            if err.kind() == ErrorKind::WouldBlock && *full_retries < FULL_RETRIES {
-                *full_retries += 1;
-                std::thread::sleep(Duration::from_micros(500));
+            if wait_out_full(&err, full_retries) {
                 continue;
             }
             if segmentation_unsupported(&err) {
@@ -437,9 +452,7 @@ impl Sender {
                 start += sent;
             }
             let Some(err) = err else { continue };
-            if err.kind() == ErrorKind::WouldBlock && *full_retries < FULL_RETRIES {
-                *full_retries += 1;
-                std::thread::sleep(Duration::from_micros(500));
+            if wait_out_full(&err, full_retries) {
                 continue;
             }
             self.refused(&err);
