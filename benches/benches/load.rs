@@ -98,8 +98,10 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use xray_benches::{CALLER_HEADER, DrainingReceiver, hello_router, serve, thread_cpu_time, threads_cpu_time};
-use xray_core::{AlwaysSample, Emitter, NeverSample, Recorder, UdpEmitter};
+use xray_benches::{
+    CALLER_HEADER, DrainingReceiver, bench_recorder, hello_router, serve, thread_cpu_time, threads_cpu_time,
+};
+use xray_core::{Emitter, UdpEmitter};
 use xray_tower::XrayLayer;
 
 const SERVER_THREAD: &str = "srv-worker";
@@ -139,6 +141,12 @@ struct Scenario {
     /// Index of the scenario it is compared with.
     baseline: usize,
     rounds: Vec<Round>,
+}
+
+impl Scenario {
+    fn new(name: &'static str, addr: SocketAddr, baseline: usize) -> Self {
+        Self { name, addr, baseline, rounds: Vec::new() }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -249,34 +257,17 @@ fn main() {
         .expect("server runtime");
     let receiver = DrainingReceiver::start();
     let emitter = Arc::new(UdpEmitter::builder(receiver.addr()).build().expect("emitter"));
-    let recorder = |sampled: bool| {
-        let builder = Recorder::builder().with_service_name("bench").with_emitter(emitter.clone());
-        let builder = if sampled { builder.with_sampler(AlwaysSample) } else { builder.with_sampler(NeverSample) };
-        builder.build().expect("recorder")
+    let layer = |sampled: bool| {
+        XrayLayer::new("bench").with_recorder(bench_recorder(sampled, emitter.clone())).with_axum_body()
     };
-    let layer = |sampled: bool| XrayLayer::new("bench").with_recorder(recorder(sampled)).with_axum_body();
 
+    // Each scenario is compared with the plain one of its kind: index 0 or 3.
     let mut scenarios = vec![
-        Scenario { name: "plain", addr: serve(&server, hello_router()), baseline: 0, rounds: vec![] },
-        Scenario {
-            name: "unsampled",
-            addr: serve(&server, hello_router().layer(layer(false))),
-            baseline: 0,
-            rounds: vec![],
-        },
-        Scenario {
-            name: "sampled",
-            addr: serve(&server, hello_router().layer(layer(true))),
-            baseline: 0,
-            rounds: vec![],
-        },
-        Scenario { name: "plain_150us", addr: serve(&server, work_router()), baseline: 3, rounds: vec![] },
-        Scenario {
-            name: "sampled_150us",
-            addr: serve(&server, work_router().layer(layer(true))),
-            baseline: 3,
-            rounds: vec![],
-        },
+        Scenario::new("plain", serve(&server, hello_router()), 0),
+        Scenario::new("unsampled", serve(&server, hello_router().layer(layer(false))), 0),
+        Scenario::new("sampled", serve(&server, hello_router().layer(layer(true))), 0),
+        Scenario::new("plain_150us", serve(&server, work_router()), 3),
+        Scenario::new("sampled_150us", serve(&server, work_router().layer(layer(true))), 3),
     ];
 
     let client = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");

@@ -98,8 +98,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
-use xray_benches::{CALLER_HEADER, Clock, DrainingReceiver, PairTotals, hello_router, in_rounds};
-use xray_core::{AlwaysSample, Emitter, NeverSample, NullEmitter, Recorder, UdpEmitter};
+use xray_benches::{CALLER_HEADER, Clock, DrainingReceiver, PairTotals, bench_recorder, hello_router, in_rounds};
+use xray_core::{Emitter, NullEmitter, UdpEmitter};
 use xray_tower::XrayLayer;
 
 /// Requests built per round, untimed.
@@ -222,12 +222,7 @@ fn runtime() -> Runtime {
 
 fn unsampled(c: &mut Criterion) {
     let runtime = runtime();
-    let recorder = Recorder::builder()
-        .with_service_name("bench")
-        .with_sampler(NeverSample)
-        .with_emitter(NullEmitter::default())
-        .build()
-        .expect("recorder");
+    let recorder = bench_recorder(false, NullEmitter::default());
     let plain = ready(hello_router());
     let identity = ready(hello_router().layer(tower::layer::util::Identity::new()));
     let traced = ready(hello_router().layer(XrayLayer::new("bench").with_recorder(recorder.clone()).with_axum_body()));
@@ -264,12 +259,7 @@ fn sampled(c: &mut Criterion) {
     let runtime = runtime();
     let receiver = DrainingReceiver::start();
     let emitter = Arc::new(UdpEmitter::builder(receiver.addr()).build().expect("emitter"));
-    let recorder = Recorder::builder()
-        .with_service_name("bench")
-        .with_sampler(AlwaysSample)
-        .with_emitter(emitter.clone())
-        .build()
-        .expect("recorder");
+    let recorder = bench_recorder(true, emitter.clone());
     let plain = ready(hello_router());
     let traced = ready(hello_router().layer(XrayLayer::new("bench").with_recorder(recorder).with_axum_body()));
     assert!(answered_header(&runtime, &traced).is_some());

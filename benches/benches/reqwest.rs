@@ -56,8 +56,8 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use http::Extensions;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use tokio::runtime::Runtime;
-use xray_benches::{PairTotals, hello_router, in_rounds, pin_to_current_cpu, serve};
-use xray_core::{AlwaysSample, NeverSample, NullEmitter, Recorder, TraceFutureExt};
+use xray_benches::{PairTotals, bench_recorder, hello_router, in_rounds, pin_to_current_cpu, serve};
+use xray_core::{AlwaysSample, NullEmitter, Recorder, TraceFutureExt};
 use xray_reqwest::XrayMiddleware;
 
 /// Calls per segment: its subsegments stay well under the streaming threshold.
@@ -88,12 +88,6 @@ impl Middleware for Canned {
             .expect("valid response");
         Box::pin(std::future::ready(Ok(reqwest::Response::from(response))))
     }
-}
-
-fn recorder(sampled: bool) -> Recorder {
-    let builder = Recorder::builder().with_service_name("bench").with_emitter(NullEmitter::default());
-    let builder = if sampled { builder.with_sampler(AlwaysSample) } else { builder.with_sampler(NeverSample) };
-    builder.build().expect("recorder")
 }
 
 /// Clients compared call by call: each iteration makes one call through every client, in an
@@ -174,7 +168,8 @@ fn recorded_subsegments(runtime: &Runtime, client: &ClientWithMiddleware, url: &
 
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let (sampled, unsampled) = (recorder(true), recorder(false));
+    let (sampled, unsampled) =
+        (bench_recorder(true, NullEmitter::default()), bench_recorder(false, NullEmitter::default()));
     let http = reqwest::Client::new();
 
     // No server: the canned answer comes from the chain's last middleware.

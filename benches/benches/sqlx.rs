@@ -48,7 +48,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Sqlite, SqlitePool};
 use tokio::runtime::Runtime;
-use xray_benches::{PairTotals, in_rounds, pin_to_current_cpu};
+use xray_benches::{PairTotals, bench_recorder, in_rounds, pin_to_current_cpu};
 use xray_core::{AlwaysSample, MemoryEmitter, NullEmitter, Recorder, TraceFutureExt};
 use xray_sqlx::{Options, TracedPool};
 
@@ -153,12 +153,7 @@ fn benches(c: &mut Criterion) {
         .expect("sqlite pool");
     let db = TracedPool::new(pool.clone(), Options::new());
     assert_eq!(recorded_subsegments(&runtime, &db), 1);
-    let recorder = Recorder::builder()
-        .with_service_name("bench")
-        .with_sampler(AlwaysSample)
-        .with_emitter(NullEmitter::default())
-        .build()
-        .expect("recorder");
+    let recorder = bench_recorder(true, NullEmitter::default());
 
     let mut group = c.benchmark_group("sqlx/overhead");
     let totals = PairTotals::default();

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
+use xray_core::{AlwaysSample, Emitter, NeverSample, Recorder};
 
 /// A UDP socket on loopback whose thread reads and discards every datagram.
 pub struct DrainingReceiver {
@@ -128,6 +129,14 @@ pub fn serve(runtime: &tokio::runtime::Runtime, app: axum::Router) -> SocketAddr
     });
     runtime.spawn(async move { axum::serve(listener, app).await });
     addr
+}
+
+/// The recorder of the benched service `bench`: it samples every request (`sampled`) or
+/// none, and hands what it records to `emitter`.
+pub fn bench_recorder(sampled: bool, emitter: impl Emitter) -> Recorder {
+    let builder = Recorder::builder().with_service_name("bench").with_emitter(emitter);
+    let builder = if sampled { builder.with_sampler(AlwaysSample) } else { builder.with_sampler(NeverSample) };
+    builder.build().expect("recorder")
 }
 
 /// Runs `run(n)` for rounds of at most `round` of the `iters` iterations and sums the times it
