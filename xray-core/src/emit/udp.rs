@@ -415,10 +415,8 @@ impl Sender {
     fn send_run(&mut self, members: &[&[u8]], size: usize, full_retries: &mut u32) -> usize {
         loop {
             let Err(err) = send_segmented(&self.socket, members, size) else {
-                let c = &self.shared.counters;
-                Counters::add(&c.datagrams, members.len() as u64);
-                Counters::add(&c.bytes, (size * (members.len() - 1) + members[members.len() - 1].len()) as u64);
-                Counters::add(&c.batches, 1);
+                // Every member but the last went out padded to `size`.
+                self.count_sent(members.len(), size * (members.len() - 1) + members[members.len() - 1].len());
                 return members.len();
             };
             if wait_out_full(&err, full_retries) {
@@ -441,14 +439,11 @@ impl Sender {
     /// Sends every buffer as its own datagram, retrying briefly when the socket buffer is full
     /// and skipping a datagram the kernel refuses (counted and logged, rate-limited).
     fn send_each<B: AsRef<[u8]>>(&self, bufs: &[B], full_retries: &mut u32) {
-        let c = &self.shared.counters;
         let mut start = 0;
         while start < bufs.len() {
             let (sent, err) = send_batch(&self.socket, &bufs[start..]);
             if sent > 0 {
-                Counters::add(&c.datagrams, sent as u64);
-                Counters::add(&c.bytes, bufs[start..start + sent].iter().map(|b| b.as_ref().len() as u64).sum());
-                Counters::add(&c.batches, 1);
+                self.count_sent(sent, bufs[start..start + sent].iter().map(|b| b.as_ref().len()).sum());
                 start += sent;
             }
             let Some(err) = err else { continue };
@@ -458,6 +453,14 @@ impl Sender {
             self.refused(&err);
             start += 1;
         }
+    }
+
+    /// Counts one system call that sent `datagrams` datagrams of `bytes` bytes in all.
+    fn count_sent(&self, datagrams: usize, bytes: usize) {
+        let c = &self.shared.counters;
+        Counters::add(&c.datagrams, datagrams as u64);
+        Counters::add(&c.bytes, bytes as u64);
+        Counters::add(&c.batches, 1);
     }
 
     /// Counts and logs (rate-limited) a datagram the kernel would not send.
