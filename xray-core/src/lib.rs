@@ -57,7 +57,7 @@ pub mod emit;
 mod entity;
 mod error;
 pub mod header;
-mod http;
+mod http_client;
 mod id;
 pub(crate) mod log;
 pub mod model;

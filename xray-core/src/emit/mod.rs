@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::model::SegmentDocument;
 
 mod encode;
+pub(crate) mod json;
 mod gso;
 #[cfg(feature = "test-util")]
 mod memory;

@@ -171,7 +171,7 @@ impl SegmentDocument {
     /// assert_eq!(fast, serde_json::to_value(&doc).unwrap());
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
-        super::json::write_document(out, self)
+        crate::emit::json::write_document(out, self)
     }
 
     /// The number of entities in this tree, this one included.

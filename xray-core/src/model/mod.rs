@@ -8,8 +8,7 @@ mod annotation;
 mod aws;
 mod cause;
 mod document;
-mod http;
-mod json;
+mod http_block;
 mod metadata;
 mod sql;
 
@@ -17,6 +16,6 @@ pub use annotation::{AnnotationOutcome, AnnotationValue, Annotations, MAX_ANNOTA
 pub use aws::{Aws, SDK_NAME, SDK_VERSION, Service, XraySdk};
 pub use cause::{Cause, CauseDetails, Exception, MAX_CHAIN, StackFrame};
 pub use document::{DocumentType, MAX_NAME_CHARS, Namespace, SegmentDocument, sanitize_name};
-pub use http::{Http, HttpRequest, HttpResponse, MAX_FIELD_CHARS, StatusFlags, method_name};
+pub use http_block::{Http, HttpRequest, HttpResponse, MAX_FIELD_CHARS, StatusFlags, method_name};
 pub use metadata::{DEFAULT_NAMESPACE, Metadata, RESERVED_PREFIX};
 pub use sql::Sql;

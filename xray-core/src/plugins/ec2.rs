@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::{DetectError, settle};
-use super::http::Target;
+use super::endpoint::Target;
 use super::{Env, Resource};
 
 const TOKEN_PATH: &str = "/latest/api/token";

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::container::ProcFiles;
 use super::error::DetectError;
-use super::http::Target;
+use super::endpoint::Target;
 use super::{Env, Resource, join};
 use crate::log::log_limited;
 

@@ -53,7 +53,7 @@ mod ecs;
 mod eks;
 mod elastic_beanstalk;
 mod error;
-mod http;
+mod endpoint;
 mod resource;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 //! A minimal client for the daemon's sampling proxy: one `POST` per connection, JSON in and
-//! out, over the crate's small HTTP/1.1 client ([`crate::http`]).
+//! out, over the crate's small HTTP/1.1 client ([`crate::http_client`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::SamplingError;
-use crate::http::{HttpError, Request};
+use crate::http_client::{HttpError, Request};
 
 /// The largest answer accepted; a page of rules is a few kilobytes.
 const MAX_RESPONSE: usize = 4 << 20;
@@ -66,7 +66,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::http::tests::serve_once;
+    use crate::http_client::tests::serve_once;
 
     #[tokio::test]
     async fn posts_json_and_reads_a_chunked_answer() {

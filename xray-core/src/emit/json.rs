@@ -10,7 +10,7 @@ use std::io;
 
 use serde::Serialize;
 
-use super::{AnnotationValue, Aws, Http, SegmentDocument, Sql};
+use crate::model::{AnnotationValue, Aws, Http, Namespace, SegmentDocument, Sql};
 use crate::time::Timestamp;
 
 /// Bytes that must be escaped inside a JSON string: control characters, `"` and `\`.
@@ -245,8 +245,8 @@ pub(crate) fn write_document(out: &mut Vec<u8>, doc: &SegmentDocument) -> io::Re
     }
     if let Some(ns) = &doc.namespace {
         let text: &[u8] = match ns {
-            super::Namespace::Aws => b"\"aws\"",
-            super::Namespace::Remote => b"\"remote\"",
+            Namespace::Aws => b"\"aws\"",
+            Namespace::Remote => b"\"remote\"",
         };
         f.key(b"\"namespace\"").extend_from_slice(text);
     }

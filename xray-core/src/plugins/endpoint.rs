@@ -1,5 +1,5 @@
 //! Where a metadata request goes, and the one-question exchange with it over the crate's
-//! small HTTP/1.1 client ([`crate::http`]): the peers (IMDS, the ECS agent) are plain HTTP on
+//! small HTTP/1.1 client ([`crate::http_client`]): the peers (IMDS, the ECS agent) are plain HTTP on
 //! link-local addresses.
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::error::DetectError;
-use crate::http::{HttpError, Request, Response};
+use crate::http_client::{HttpError, Request, Response};
 
 /// The largest answer accepted; an identity document or a task description is a few kilobytes.
 const MAX_ANSWER: usize = 1 << 20;
@@ -93,7 +93,7 @@ impl std::fmt::Display for Target {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::tests::serve_once;
+    use crate::http_client::tests::serve_once;
 
     #[test]
     fn parses_metadata_addresses() {
