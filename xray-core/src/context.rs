@@ -16,8 +16,9 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::config::ContextMissing;
-use crate::entity::{Entity, Subsegment};
+use crate::entity::Entity;
 use crate::log::log_limited;
+use crate::segment::Subsegment;
 
 thread_local! {
     static CURRENT: RefCell<Entity> = const { RefCell::new(Entity::noop()) };
@@ -159,6 +160,53 @@ pub(crate) fn with_entity<R>(mut entity: Entity, f: impl FnOnce() -> R) -> R {
     exchange(&mut entity);
     let _restore = Restore(&mut entity);
     f()
+}
+
+/// Entering an entity: the synchronous ways to make it current.
+impl Entity {
+    /// Runs synchronous `f` with this entity as the current one (for threads and
+    /// `spawn_blocking`).
+    ///
+    /// ```
+    /// # use xray_core::Entity;
+    /// let e = Entity::noop();
+    /// let n = std::thread::spawn(move || e.in_scope(|| 1 + 1)).join().unwrap();
+    /// assert_eq!(n, 2);
+    /// ```
+    #[inline]
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        with_entity(self.clone(), f)
+    }
+
+    /// Makes this entity the current one until the guard is dropped, for synchronous code
+    /// where a closure is awkward; [`in_scope`](Self::in_scope) is the closure form. Guards
+    /// must be dropped in the reverse order of entering.
+    ///
+    /// ```
+    /// # use xray_core::{AlwaysSample, NullEmitter, Recorder};
+    /// let recorder = Recorder::builder().with_sampler(AlwaysSample).with_emitter(NullEmitter::default()).build().unwrap();
+    /// let segment = recorder.new_segment("svc");
+    /// {
+    ///     let _entered = segment.entity().enter();
+    ///     assert_eq!(xray_core::current_quiet().id(), segment.entity().id());
+    /// }
+    /// assert!(xray_core::current_quiet().is_noop());
+    /// ```
+    ///
+    /// The guard is not `Send`, so a spawned future cannot hold it across an `.await`:
+    ///
+    /// ```compile_fail
+    /// # use xray_core::Entity;
+    /// fn spawn<F: std::future::Future + Send + 'static>(_: F) {}
+    /// spawn(async {
+    ///     let _entered = Entity::noop().enter();
+    ///     std::future::ready(()).await;
+    /// });
+    /// ```
+    #[inline]
+    pub fn enter(&self) -> Entered {
+        Entered::new(self.clone())
+    }
 }
 
 pin_project! {

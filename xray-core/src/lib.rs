@@ -64,8 +64,10 @@ pub mod model;
 pub mod plugins;
 mod recorder;
 pub mod sampling;
+mod segment;
 mod sys;
 mod time;
+mod trace;
 
 pub use config::{Config, ConfigError, ContextMissing, DaemonAddress, ParseAddressError};
 pub use context::{
@@ -75,7 +77,7 @@ pub use context::{
 #[cfg(feature = "test-util")]
 pub use emit::MemoryEmitter;
 pub use emit::{Emitter, EmitterStats, Encoder, NullEmitter, UdpEmitter, UdpEmitterBuilder};
-pub use entity::{Entity, Segment, Subsegment};
+pub use entity::Entity;
 pub use error::BuildError;
 pub use header::{HeaderBytes, SamplingFlag, TraceHeader};
 pub use id::{EntityId, ParseIdError, TraceId};
@@ -89,4 +91,5 @@ pub use recorder::{DEFAULT_STREAMING_THRESHOLD, Recorder, RecorderBuilder, Recor
 pub use sampling::{
     AlwaysSample, CentralizedSampler, LocalRules, LocalSampler, NeverSample, Sampler, SamplingDecision, SamplingRequest,
 };
+pub use segment::{Segment, Subsegment};
 pub use time::Timestamp;

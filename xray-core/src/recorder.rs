@@ -6,13 +6,15 @@ use std::time::Duration;
 use crate::config::{Config, ContextMissing, DaemonAddress};
 use crate::context::set_context_missing;
 use crate::emit::{Emitter, EmitterStats, NullEmitter, UdpEmitter};
-use crate::entity::{Entity, Node, Segment, Trace, Unsampled};
+use crate::entity::{Entity, Unsampled};
 use crate::error::BuildError;
 use crate::header::{SamplingFlag, TraceHeader};
 use crate::id::{EntityId, TraceId};
 use crate::log::{log_event, set_log_level};
 use crate::model::{Aws, SegmentDocument, Service, XraySdk};
 use crate::sampling::{LocalRules, Sampler, SamplingRequest, default_sampler};
+use crate::segment::Segment;
+use crate::trace::{Node, Trace, TraceSettings};
 
 /// Once a trace keeps this many bytes of finished subsegments in memory, further finished
 /// subsegments are sent on their own before the segment ends.
@@ -23,12 +25,12 @@ static GLOBAL: OnceLock<Recorder> = OnceLock::new();
 struct Inner {
     config: Config,
     service_name: String,
-    emitter: Arc<dyn Emitter>,
+    /// The emitter and what the recorder's traces need of it.
+    traces: Arc<TraceSettings>,
     sampler: Arc<dyn Sampler>,
     origin: Option<String>,
     service_version: Option<String>,
     resource: Option<serde_json::Map<String, serde_json::Value>>,
-    streaming_threshold: usize,
 }
 
 /// Begins segments, decides sampling, and hands finished documents to the emitter.
@@ -110,23 +112,19 @@ impl Recorder {
         &self.inner.sampler
     }
 
-    pub(crate) fn streaming_threshold(&self) -> usize {
-        self.inner.streaming_threshold
-    }
-
     /// Hands a finished document to the emitter.
     pub fn emit(&self, document: SegmentDocument) {
-        self.inner.emitter.emit(document);
+        self.inner.traces.emitter.emit(document);
     }
 
     /// The emitter's counters.
     pub fn stats(&self) -> EmitterStats {
-        self.inner.emitter.stats()
+        self.inner.traces.emitter.stats()
     }
 
     /// Sends everything queued, waiting at most `timeout`; `true` when all of it was handled.
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.inner.emitter.flush(timeout)
+        self.inner.traces.emitter.flush(timeout)
     }
 
     /// Begins a segment for an incoming request.
@@ -167,7 +165,7 @@ impl Recorder {
                 extra: (!extra.is_empty()).then(|| Arc::from(extra)),
             }));
         }
-        let trace = Trace::new(self.clone(), trace_id, extra);
+        let trace = Trace::new(self.inner.traces.clone(), trace_id, extra);
         let node = Node::new_segment(trace, name, |doc| {
             doc.trace_id = Some(trace_id);
             doc.parent_id = parent_id;
@@ -208,7 +206,7 @@ impl Recorder {
                 extra: (!extra.is_empty()).then(|| Arc::from(extra)),
             }));
         }
-        let trace = Trace::new(self.clone(), root, header.extra());
+        let trace = Trace::new(self.inner.traces.clone(), root, header.extra());
         Segment::new(Entity::from_node(Node::new_facade(trace, parent)))
     }
 
@@ -385,12 +383,15 @@ impl RecorderBuilder {
         Ok(Recorder {
             inner: Arc::new(Inner {
                 service_name,
-                emitter,
+                traces: Arc::new(TraceSettings {
+                    emitter,
+                    streaming_threshold: self.streaming_threshold,
+                    collect_sql_queries: self.config.collect_sql_queries,
+                }),
                 sampler,
                 origin: self.origin,
                 service_version: self.service_version,
                 resource: self.resource,
-                streaming_threshold: self.streaming_threshold,
                 config: self.config,
             }),
         })

@@ -49,7 +49,7 @@ impl Shared {
 
     /// Whether statement text is recorded under `entity`'s recorder.
     pub(crate) fn collects_queries(&self, entity: &Entity) -> bool {
-        self.collect_queries.unwrap_or_else(|| entity.recorder().is_some_and(|r| r.collect_sql_queries()))
+        self.collect_queries.unwrap_or_else(|| entity.collect_sql_queries())
     }
 
     /// The `sql` block of one statement.
