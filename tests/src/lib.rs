@@ -1,6 +1,11 @@
-//! Shared test support for the workspace: validation of segment documents against AWS's
-//! published schema (from `../shared/xray-schema/`) plus the checks the schema leaves out, and a
-//! fake X-Ray daemon that records the real UDP datagrams it receives.
+//! Shared test support for the workspace: validation of segment documents, and a fake X-Ray
+//! daemon that records the real UDP datagrams it receives.
+//!
+//! Documents are always checked against this project's own schema, `schema/segment-document.json`
+//! (written from the X-Ray developer guide's description of segment documents), plus the one rule
+//! a schema cannot state (`end_time` not before `start_time`). When AWS's published schema sits
+//! beside the repository (`../shared/xray-schema/`, as in CI), documents are checked against it
+//! too; without it that extra check is skipped.
 
 use std::sync::OnceLock;
 
@@ -10,86 +15,88 @@ mod daemon;
 
 pub use daemon::{Datagram, FakeDaemon};
 
-/// Where the schema lives, relative to this package.
-const SCHEMA_PATH: &str =
+/// This project's schema for segment documents, compiled into the test support.
+pub const SCHEMA: &str = include_str!("../schema/segment-document.json");
+
+/// Where AWS's published schema is looked for: `../shared/xray-schema/` beside the repository.
+const AWS_SCHEMA_PATH: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/xray-schema/xray-segmentdocument-schema-v1.0.0.json");
 
-fn load(subsegment: bool) -> jsonschema::Validator {
-    let text = std::fs::read_to_string(SCHEMA_PATH)
-        .unwrap_or_else(|e| panic!("the X-Ray schema must be at {SCHEMA_PATH} (../shared beside the repo): {e}"));
-    let mut schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
-    if subsegment {
-        // Validate against the schema's own subsegment definition, keeping the definitions
-        // it refers to.
-        let definitions = schema["definitions"].clone();
-        schema = definitions["subsegment"].clone();
-        schema["definitions"] = definitions;
-        schema["$schema"] = Value::String("http://json-schema.org/draft-04/schema#".into());
-    }
-    jsonschema::options().with_draft(jsonschema::Draft::Draft4).build(&schema).expect("the schema compiles")
-}
-
-fn segment_validator() -> &'static jsonschema::Validator {
+fn project_validator() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
-    V.get_or_init(|| load(false))
+    V.get_or_init(|| {
+        let schema: Value = serde_json::from_str(SCHEMA).expect("schema/segment-document.json is JSON");
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&schema)
+            .expect("schema/segment-document.json compiles")
+    })
 }
 
-fn subsegment_validator() -> &'static jsonschema::Validator {
-    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
-    V.get_or_init(|| load(true))
+/// AWS's schema for segments and its subsegment definition, when the file is there.
+struct AwsValidators {
+    segment: jsonschema::Validator,
+    subsegment: jsonschema::Validator,
 }
 
-fn is_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_hexdigit())
+fn load_aws(text: &str) -> AwsValidators {
+    let schema: Value = serde_json::from_str(text).expect("AWS's schema is JSON");
+    let build = |schema: &Value| {
+        jsonschema::options().with_draft(jsonschema::Draft::Draft4).build(schema).expect("AWS's schema compiles")
+    };
+    // AWS's top level never applies its own subsegment definition to an independently sent
+    // subsegment: validate such documents against that definition too, keeping the
+    // definitions it refers to.
+    let definitions = schema["definitions"].clone();
+    let mut subsegment = definitions["subsegment"].clone();
+    subsegment["definitions"] = definitions;
+    subsegment["$schema"] = Value::String("http://json-schema.org/draft-04/schema#".into());
+    AwsValidators { segment: build(&schema), subsegment: build(&subsegment) }
 }
 
-fn check_ids_and_times(doc: &Value, top: bool, problems: &mut Vec<String>) {
-    let id = doc["id"].as_str().unwrap_or("");
-    if id.len() != 16 || !is_hex(id) {
-        problems.push(format!("id {id:?} is not 16 hex digits"));
-    }
-    if top {
-        let trace = doc["trace_id"].as_str().unwrap_or("");
-        let parts: Vec<&str> = trace.split('-').collect();
-        let ok = parts.len() == 3
-            && parts[0] == "1"
-            && parts[1].len() == 8
-            && is_hex(parts[1])
-            && parts[2].len() == 24
-            && is_hex(parts[2]);
-        if !ok {
-            problems.push(format!("trace_id {trace:?} is not 1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx"));
-        }
-    }
-    let in_progress = doc["in_progress"].as_bool().unwrap_or(false);
-    match (doc.get("end_time"), in_progress) {
-        (None, false) => problems.push(format!("{id}: neither end_time nor in_progress")),
-        (Some(_), true) => problems.push(format!("{id}: both end_time and in_progress")),
-        (Some(end), false) => {
-            if end.as_f64() < doc["start_time"].as_f64() {
-                problems.push(format!("{id}: end_time before start_time"));
-            }
-        }
-        (None, true) => {}
+fn aws_validators() -> Option<&'static AwsValidators> {
+    static V: OnceLock<Option<AwsValidators>> = OnceLock::new();
+    V.get_or_init(|| std::fs::read_to_string(AWS_SCHEMA_PATH).ok().map(|text| load_aws(&text))).as_ref()
+}
+
+/// Whether AWS's published schema was found beside the repository (and is checked as well).
+pub fn aws_schema_available() -> bool {
+    aws_validators().is_some()
+}
+
+fn check_times(doc: &Value, problems: &mut Vec<String>) {
+    if let (Some(start), Some(end)) = (doc["start_time"].as_f64(), doc["end_time"].as_f64())
+        && end < start
+    {
+        problems.push(format!("{}: end_time before start_time", doc["id"]));
     }
     for sub in doc["subsegments"].as_array().into_iter().flatten() {
-        check_ids_and_times(sub, false, problems);
+        check_times(sub, problems);
     }
 }
 
-/// The problems of one document as X-Ray would receive it: schema violations (an independent
-/// subsegment is checked against both the top-level and the subsegment schema) plus the rules
-/// the schema leaves out (trace id format, ids, end_time or in_progress).
-pub fn problems(doc: &Value) -> Vec<String> {
+/// The problems this project's schema finds in one document, plus an `end_time` before its
+/// `start_time` anywhere in the tree (AWS's schema is not consulted).
+pub fn project_problems(doc: &Value) -> Vec<String> {
     let mut problems: Vec<String> =
-        segment_validator().iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    if doc["type"] == "subsegment" {
-        problems.extend(subsegment_validator().iter_errors(doc).map(|e| format!("subsegment schema: {e}")));
-        if doc.get("parent_id").is_none() {
-            problems.push("independent subsegment without parent_id".into());
+        project_validator().iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    check_times(doc, &mut problems);
+    problems
+}
+
+/// The problems of one document as X-Ray would receive it: [`project_problems`], and when
+/// AWS's schema is beside the repository, its violations too (an independent subsegment is
+/// checked against both its top level and its subsegment definition).
+pub fn problems(doc: &Value) -> Vec<String> {
+    let mut problems = project_problems(doc);
+    if let Some(aws) = aws_validators() {
+        problems.extend(aws.segment.iter_errors(doc).map(|e| format!("AWS schema: {e} at {}", e.instance_path())));
+        if doc["type"] == "subsegment" {
+            problems.extend(
+                aws.subsegment.iter_errors(doc).map(|e| format!("AWS subsegment schema: {e} at {}", e.instance_path())),
+            );
         }
     }
-    check_ids_and_times(doc, true, &mut problems);
     problems
 }
 
@@ -117,29 +124,5 @@ pub fn mask(doc: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(mask).collect()),
         other => other.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn accepts_the_guide_example_and_rejects_broken_documents() {
-        let good = json!({"name":"example.com","id":"70de5b6f19ff9a0a","start_time":1.478293361271E9,
-            "trace_id":"1-581cf771-a006649127e371903a2de979","end_time":1.478293361449E9});
-        assert_valid(&good);
-        let cases = [
-            json!({"name":"x","id":"70de5b6f19ff9a0a","start_time":1.0,"trace_id":"1-abc-a006649127e371903a2de979aaaaaaaaa","end_time":2.0}),
-            json!({"name":"x","id":"70de5b6f19ff9a0","start_time":1.0,"trace_id":"1-581cf771-a006649127e371903a2de979","end_time":2.0}),
-            json!({"name":"x","id":"70de5b6f19ff9a0a","start_time":1.0,"trace_id":"1-581cf771-a006649127e371903a2de979"}),
-            json!({"name":"x","id":"70de5b6f19ff9a0a","start_time":1.0,"trace_id":"1-581cf771-a006649127e371903a2de979","end_time":2.0,"annotations":{"a-b":1}}),
-            json!({"name":"x","id":"70de5b6f19ff9a0a","start_time":1.0,"trace_id":"1-581cf771-a006649127e371903a2de979","end_time":2.0,"metadata":{"default":3}}),
-            json!({"name":"x","id":"70de5b6f19ff9a0a","start_time":1.0,"trace_id":"1-581cf771-a006649127e371903a2de979","end_time":2.0,"type":"subsegment"}),
-        ];
-        for doc in cases {
-            assert!(!problems(&doc).is_empty(), "should be invalid: {doc}");
-        }
     }
 }
