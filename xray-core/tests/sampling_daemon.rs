@@ -244,7 +244,15 @@ async fn rules_match_service_name_and_type() {
     let ecs = SamplingRequest { service_type: Some("AWS::ECS::Container"), ..path("/") };
     assert_eq!(name(ecs).as_deref(), Some("orders-ecs"));
     assert_eq!(name(SamplingRequest { service_name: Some("billing"), ..ecs }), None);
-    assert_eq!(name(path("/")), None, "no service type: only `*` matches it");
-    let put = SamplingRequest { host: Some("db.internal"), method: Some("put"), ..path("/") };
+    assert_eq!(
+        name(path("/")).as_deref(),
+        Some("orders-ecs"),
+        "no service type (no plugins): the rule's service type pattern lets it through"
+    );
+    let ec2 = SamplingRequest { service_type: Some("AWS::EC2::Instance"), ..path("/") };
+    assert_eq!(name(ec2), None, "a service type that is there has to match");
+    let job = SamplingRequest { host: None, method: None, url_path: None, ..ecs };
+    assert_eq!(name(job).as_deref(), Some("orders-ecs"), "non-HTTP work: no host, method or path");
+    let put = SamplingRequest { host: Some("db.internal"), method: Some("put"), ..ec2 };
     assert_eq!(name(put).as_deref(), Some("by-host"));
 }

@@ -201,9 +201,14 @@ mod tests {
             (req(Some("ADMIN.b.example.com"), Some("GET"), Some("/")), "rules[3]"),
             (req(Some("admin.bb.example.com"), Some("GET"), Some("/")), "Default"),
             (req(Some("x"), Some("GET"), Some("/other")), "Default"),
-            // Absent fields match only `*`: no path, so only rule 3 (path `*`) could match.
-            (req(Some("admin.b.example.com"), None, None), "rules[3]"),
-            (req(None, None, None), "Default"),
+            // A field the request lacks matches every pattern (Go, Python and Node SDKs): the
+            // first rule whose present fields match decides.
+            (req(Some("admin.b.example.com"), None, None), "health"),
+            (req(None, None, None), "health"),
+            (req(None, None, Some("/api/users")), "api-get"),
+            (req(None, Some("POST"), Some("/api/users")), "api"),
+            (req(Some(""), Some(""), Some("/other")), "rules[3]"),
+            (req(Some("other.example.com"), None, Some("/other")), "Default"),
         ];
         for (request, want) in cases {
             assert_eq!(name(&sampler, request), want, "{request:?}");

@@ -12,6 +12,13 @@
 //!   through the daemon, with local rules as the fallback. It is the recorder's default when
 //!   the SDK is enabled (see [`RecorderBuilder`](crate::RecorderBuilder)).
 //!
+//! A request field that is absent or empty (no `Host` header, no method or path for work that
+//! is not an HTTP request, no service type on a host without plugins) matches every pattern of
+//! a rule, local or centralized, so the rule decides by the fields the request has. The Go,
+//! Python and Node SDKs do the same; the Java SDK differs for centralized rules, where an
+//! absent field counts as the empty string and so matches only `*` (its local rules match
+//! absent fields as here).
+//!
 //! The rule that decided is recorded in the segment as `aws.xray.sampling_rule_name`.
 //! Decisions allocate nothing and never wait for the network; local decisions take no lock,
 //! centralized ones a shared read lock on the rule set.

@@ -116,17 +116,14 @@ impl Pattern {
         Self::Glob(glob.into_boxed_slice())
     }
 
-    /// Whether the pattern matches everything (it is made of `*` only).
-    pub(crate) fn is_any(&self) -> bool {
-        matches!(self, Self::Any)
-    }
-
-    /// Matches a request field; an absent field matches only a pattern of `*`.
+    /// Matches a request field. A field the request lacks (absent or empty: no `Host`, no
+    /// method for non-HTTP work, no service type without plugins) matches every pattern, as in
+    /// the Go, Python and Node SDKs; the rule then decides by the fields the request has.
     #[inline]
     pub(crate) fn matches_opt(&self, text: Option<&str>) -> bool {
         match text {
-            Some(text) => self.matches(text),
-            None => self.is_any(),
+            Some(text) if !text.is_empty() => self.matches(text),
+            _ => true,
         }
     }
 
@@ -300,13 +297,13 @@ mod tests {
     }
 
     #[test]
-    fn absent_fields_match_only_stars() {
-        assert!(Pattern::new("*").matches_opt(None));
-        assert!(Pattern::new("**").matches_opt(None));
-        assert!(!Pattern::new("").matches_opt(None));
-        assert!(!Pattern::new("?").matches_opt(None));
-        assert!(!Pattern::new("/*").matches_opt(None));
+    fn absent_fields_match_every_pattern() {
+        for pattern in ["*", "**", "", "?", "/*", "GET", "*.example.com"] {
+            assert!(Pattern::new(pattern).matches_opt(None), "{pattern:?} against an absent field");
+            assert!(Pattern::new(pattern).matches_opt(Some("")), "{pattern:?} against an empty field");
+        }
         assert!(Pattern::new("/*").matches_opt(Some("/x")));
+        assert!(!Pattern::new("/*").matches_opt(Some("x")), "a present field still has to match");
     }
 
     #[test]

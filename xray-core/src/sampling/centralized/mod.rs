@@ -5,7 +5,8 @@
 //! 1. The rules fetched from `POST /GetSamplingRules` (every 5 minutes, all `NextToken` pages;
 //!    after a failure again in 10 s), ordered by
 //!    priority then name with `Default` last, are matched against the request's service name,
-//!    service type (the segment's `origin`), host, method and path. Only rules this SDK can
+//!    service type (the segment's `origin`), host, method and path; a field the request lacks
+//!    matches any pattern (see [the module docs](super)). Only rules this SDK can
 //!    evaluate apply: version 1, `ResourceARN` `*`, no `Attributes`.
 //! 2. The matching rule samples its `ReservoirQuota` requests per second while the quota lives
 //!    (until `ReservoirQuotaTTL`); without a live quota it borrows one request per second (if the

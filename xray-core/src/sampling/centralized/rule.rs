@@ -205,10 +205,21 @@ mod tests {
             SamplingRequest { method: Some("GET"), ..full },
             SamplingRequest { url_path: Some("/health"), ..full },
             SamplingRequest { service_name: Some("billing"), ..full },
-            SamplingRequest { service_type: None, ..full },
+            SamplingRequest { service_type: Some("AWS::EC2::Instance"), ..full },
         ];
         for request in variants {
             assert_eq!(&*cache.find(&request).unwrap().name, "Default", "{request:?}");
+        }
+        // A field the request lacks (no plugins, so no service type; non-HTTP work, so no
+        // host, method or path) matches every pattern, as in the Go, Python and Node SDKs.
+        let lacking = [
+            SamplingRequest { service_type: None, ..full },
+            SamplingRequest { host: None, method: None, ..full },
+            SamplingRequest { url_path: None, service_type: Some(""), ..full },
+            SamplingRequest { service_name: Some("orders"), ..SamplingRequest::default() },
+        ];
+        for request in lacking {
+            assert_eq!(&*cache.find(&request).unwrap().name, "svc", "{request:?}");
         }
     }
 
