@@ -7,9 +7,11 @@
 //!  "default": {"fixed_target": 1, "rate": 0.05}}
 //! ```
 //!
-//! Version 1 names the host pattern `service_name`. Matching fields left out match anything.
-//! Validation is strict, because a typo in a rules file silently changes what is recorded:
-//! unknown keys, out-of-range numbers and misplaced fields are errors naming rule and field.
+//! Version 1 names the host pattern `service_name`. Every custom rule names all three matching
+//! fields (`*` matches anything), as the Go, Python, Node and Java SDKs require; the default rule
+//! names none. Validation is strict, because a typo in a rules file silently changes what is
+//! recorded: missing or unknown keys, out-of-range numbers and misplaced fields are errors
+//! naming rule and field.
 
 use serde_json::{Map, Value};
 
@@ -72,9 +74,14 @@ fn parse_rule(index: usize, rule: &Value, version: u64) -> Result<LocalRule, Rul
         };
         return Err(invalid(&at, key, reason));
     }
-    let string = |name: &str| -> Result<String, RulesError> {
+    // A missing pattern is an error rather than `*`: the official SDKs reject such a file, so
+    // accepting it here would sample differently from the same file elsewhere.
+    let pattern = |name: &str| -> Result<String, RulesError> {
         match fields.get(name) {
-            None => Ok("*".to_owned()),
+            None => Err(invalid(&at, name, "missing; every rule of `rules` needs a pattern (`*` matches anything)")),
+            Some(Value::String(s)) if s.is_empty() => {
+                Err(invalid(&at, name, "empty; give a pattern (`*` matches anything)"))
+            }
             Some(Value::String(s)) => Ok(s.clone()),
             Some(other) => Err(invalid(&at, name, format!("expected a string pattern, found {other}"))),
         }
@@ -82,16 +89,11 @@ fn parse_rule(index: usize, rule: &Value, version: u64) -> Result<LocalRule, Rul
     if let Some(d) = fields.get("description").filter(|d| !d.is_string()) {
         return Err(invalid(&at, "description", format!("expected a string, found {d}")));
     }
-    let host = string(if version == 1 { "service_name" } else { "host" })?;
+    let host = pattern(if version == 1 { "service_name" } else { "host" })?;
+    let http_method = pattern("http_method")?;
+    let url_path = pattern("url_path")?;
     let (fixed_target, rate) = parse_target(&at, fields)?;
-    Ok(LocalRule {
-        description,
-        host,
-        http_method: string("http_method")?,
-        url_path: string("url_path")?,
-        fixed_target,
-        rate,
-    })
+    Ok(LocalRule { description, host, http_method, url_path, fixed_target, rate })
 }
 
 fn parse_default(rule: &Value) -> Result<DefaultRule, RulesError> {
@@ -183,10 +185,38 @@ mod tests {
     fn optional_parts() {
         let rules = parse(r#"{"version": 2, "default": {"fixed_target": 1.0, "rate": 0.05}}"#).unwrap();
         assert_eq!(rules, LocalRules::default(), "the built-in default is exactly this file");
-        let rules =
-            parse(r#"{"version":2,"rules":[{"url_path":"/a","fixed_target":1,"rate":1}],"default":{"fixed_target":1,"rate":0}}"#)
-                .unwrap();
-        assert_eq!((rules.rules()[0].host.as_str(), rules.rules()[0].http_method.as_str()), ("*", "*"));
+        let rules = parse(r#"{"version":2,"rules":[],"default":{"fixed_target":1,"rate":0.05}}"#).unwrap();
+        assert_eq!(rules, LocalRules::default(), "`rules` may be empty");
+    }
+
+    #[test]
+    fn every_custom_rule_names_its_three_patterns() {
+        let d = r#""default": {"fixed_target": 1, "rate": 0.05}"#;
+        let rule =
+            |index, description: Option<&str>| RuleLocation::Rule { index, description: description.map(Into::into) };
+        #[rustfmt::skip]
+        let cases: Vec<(String, RuleLocation, &str, &str)> = vec![
+            (format!(r#"{{"version": 2, "rules": [{{"description": "a", "http_method": "*", "url_path": "/a", "fixed_target": 1, "rate": 1}}], {d}}}"#), rule(0, Some("a")), "host", "missing"),
+            (format!(r#"{{"version": 2, "rules": [{{"host": "*", "http_method": "*", "url_path": "*", "fixed_target": 1, "rate": 1}}, {{"host": "*", "url_path": "/b", "fixed_target": 1, "rate": 1}}], {d}}}"#), rule(1, None), "http_method", "missing"),
+            (format!(r#"{{"version": 2, "rules": [{{"description": "p", "host": "*", "http_method": "GET", "fixed_target": 1, "rate": 1}}], {d}}}"#), rule(0, Some("p")), "url_path", "missing"),
+            (format!(r#"{{"version": 1, "rules": [{{"http_method": "*", "url_path": "*", "fixed_target": 1, "rate": 1}}], {d}}}"#), rule(0, None), "service_name", "missing"),
+            (format!(r#"{{"version": 2, "rules": [{{"host": "*", "http_method": "*", "url_path": "", "fixed_target": 1, "rate": 1}}], {d}}}"#), rule(0, None), "url_path", "empty"),
+            (format!(r#"{{"version": 2, "rules": [{{"url_path": "/a", "fixed_target": 1, "rate": 1}}], {d}}}"#), rule(0, None), "host", "`*` matches anything"),
+        ];
+        for (text, location, field, reason) in cases {
+            let e = err(&text);
+            assert_eq!(e.location(), Some((&location, field)), "{text}");
+            let message = e.to_string();
+            assert!(message.contains(reason) && message.contains(&format!("`{field}`")), "{text}: {message}");
+            assert!(message.contains(&location.to_string()), "{message}");
+        }
+        let e = err(&format!(
+            r#"{{"version": 2, "rules": [{{"description": "health", "url_path": "/h", "fixed_target": 0, "rate": 0}}], {d}}}"#
+        ));
+        assert_eq!(
+            e.to_string(),
+            r#"invalid sampling rules: rules[0] ("health"), `host`: missing; every rule of `rules` needs a pattern (`*` matches anything)"#
+        );
     }
 
     #[test]
@@ -194,16 +224,17 @@ mod tests {
         let rule =
             |index, description: Option<&str>| RuleLocation::Rule { index, description: description.map(Into::into) };
         let d = r#""default": {"fixed_target": 1, "rate": 0.05}"#;
+        let m = r#""host": "*", "http_method": "*", "url_path": "*""#;
         #[rustfmt::skip]
         let cases: Vec<(String, RuleLocation, &str, &str)> = vec![
-            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 1, "rate": 1.5}}], {d}}}"#), rule(0, None), "rate", "outside [0, 1]"),
-            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 1, "rate": 0.1}}, {{"description": "b", "fixed_target": 1, "rate": -0.1}}], {d}}}"#), rule(1, Some("b")), "rate", "outside"),
-            (format!(r#"{{"version": 2, "rules": [{{"description": "neg", "fixed_target": -1, "rate": 0.1}}], {d}}}"#), rule(0, Some("neg")), "fixed_target", "negative"),
-            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 1.5, "rate": 0.1}}], {d}}}"#), rule(0, None), "fixed_target", "whole number"),
-            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": "1", "rate": 0.1}}], {d}}}"#), rule(0, None), "fixed_target", "expected a number"),
-            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 5000000000, "rate": 0.1}}], {d}}}"#), rule(0, None), "fixed_target", "larger"),
-            (format!(r#"{{"version": 2, "rules": [{{"rate": 0.1}}], {d}}}"#), rule(0, None), "fixed_target", "missing"),
-            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 1}}], {d}}}"#), rule(0, None), "rate", "missing"),
+            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 1, "rate": 1.5, {m}}}], {d}}}"#), rule(0, None), "rate", "outside [0, 1]"),
+            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 1, "rate": 0.1, {m}}}, {{"description": "b", "fixed_target": 1, "rate": -0.1, {m}}}], {d}}}"#), rule(1, Some("b")), "rate", "outside"),
+            (format!(r#"{{"version": 2, "rules": [{{"description": "neg", "fixed_target": -1, "rate": 0.1, {m}}}], {d}}}"#), rule(0, Some("neg")), "fixed_target", "negative"),
+            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 1.5, "rate": 0.1, {m}}}], {d}}}"#), rule(0, None), "fixed_target", "whole number"),
+            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": "1", "rate": 0.1, {m}}}], {d}}}"#), rule(0, None), "fixed_target", "expected a number"),
+            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 5000000000, "rate": 0.1, {m}}}], {d}}}"#), rule(0, None), "fixed_target", "larger"),
+            (format!(r#"{{"version": 2, "rules": [{{"rate": 0.1, {m}}}], {d}}}"#), rule(0, None), "fixed_target", "missing"),
+            (format!(r#"{{"version": 2, "rules": [{{"fixed_target": 1, {m}}}], {d}}}"#), rule(0, None), "rate", "missing"),
             (format!(r#"{{"version": 2, "rules": [{{"service_name": "a", "fixed_target": 1, "rate": 0.1}}], {d}}}"#), rule(0, None), "service_name", "version 1"),
             (format!(r#"{{"version": 1, "rules": [{{"host": "a", "fixed_target": 1, "rate": 0.1}}], {d}}}"#), rule(0, None), "host", "version 2"),
             (format!(r#"{{"version": 2, "rules": [{{"description": "t", "url_pth": "/a", "fixed_target": 1, "rate": 0.1}}], {d}}}"#), rule(0, Some("t")), "url_pth", "unknown key"),
@@ -233,9 +264,9 @@ mod tests {
 
     #[test]
     fn messages_read_well() {
-        let e = err(
-            r#"{"version":2,"rules":[{"description":"health","fixed_target":1,"rate":1.5}],"default":{"fixed_target":1,"rate":0.05}}"#,
-        );
+        let e =
+            err(r#"{"version":2,"rules":[{"description":"health","host":"*","http_method":"*","url_path":"/health",
+                "fixed_target":1,"rate":1.5}],"default":{"fixed_target":1,"rate":0.05}}"#);
         assert_eq!(e.to_string(), r#"invalid sampling rules: rules[0] ("health"), `rate`: 1.5 is outside [0, 1]"#);
         assert!(matches!(err("{"), RulesError::Json(_)));
         assert!(err("{").to_string().contains("line 1"));
