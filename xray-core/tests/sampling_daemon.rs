@@ -256,3 +256,26 @@ async fn rules_match_service_name_and_type() {
     let put = SamplingRequest { host: Some("db.internal"), method: Some("put"), ..ec2 };
     assert_eq!(name(put).as_deref(), Some("by-host"));
 }
+
+#[tokio::test]
+async fn thousands_of_rules_keep_the_first_hundred_by_priority_and_odd_records_cost_only_themselves() {
+    let Setup { daemon, sampler, now: _ } = setup();
+    // 3 pages of 1,000 rules, the most important on the last page, Default on the first; a
+    // record that is not an object, and one whose rule has a field of the wrong type.
+    let mut rules: Vec<_> =
+        (0..3_000).rev().map(|i| rule(&format!("r{i:04}"), i + 1, &format!("/r{i:04}"), 0, 1.0)).collect();
+    rules[10] = rule("Default", 10_000, "*", 0, 0.0);
+    let mut typed = rule("typed", 0, "*", 0, 1.0);
+    typed["SamplingRule"]["Priority"] = json!("first");
+    let mut pages: Vec<Vec<_>> = rules.chunks(1_000).map(<[_]>::to_vec).collect();
+    pages[1].insert(0, json!(7));
+    pages[1].insert(1, typed);
+    daemon.set_rule_pages(pages);
+    assert_eq!(sampler.refresh_rules().await.unwrap(), 101, "100 rules and Default");
+    assert_eq!(daemon.take_requests().len(), 3, "every page is read");
+    let name = |p: &str| sampler.should_sample(&path(p)).rule_name.map(|n| n.to_string());
+    assert_eq!(name("/r0000").as_deref(), Some("r0000"));
+    assert_eq!(name("/r0099").as_deref(), Some("r0099"));
+    assert_eq!(name("/r0100"), None, "priority 101 is beyond the limit: Default (rate 0) decides");
+    assert_eq!(name("/anything"), None, "not `typed`, which was skipped");
+}

@@ -20,8 +20,25 @@ pub(crate) struct GetSamplingRulesInput<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub(crate) struct GetSamplingRulesOutput {
-    pub(crate) sampling_rule_records: Vec<SamplingRuleRecord>,
+    /// The records as they came, read one by one in [`rules`](Self::rules): a record that is
+    /// not an object, or has a field of the wrong type, costs only itself.
+    pub(crate) sampling_rule_records: Vec<serde_json::Value>,
     pub(crate) next_token: Option<String>,
+}
+
+impl GetSamplingRulesOutput {
+    /// The page's rules, and how many records held none (not an object, a field of the wrong
+    /// type, or no `SamplingRule`).
+    pub(crate) fn rules(&mut self) -> (Vec<SamplingRule>, usize) {
+        let records = std::mem::take(&mut self.sampling_rule_records);
+        let total = records.len();
+        let rules: Vec<SamplingRule> = records
+            .into_iter()
+            .filter_map(|record| SamplingRuleRecord::deserialize(record).ok()?.sampling_rule)
+            .collect();
+        let unusable = total - rules.len();
+        (rules, unusable)
+    }
 }
 
 /// A rule with its metadata (`CreatedAt`, `ModifiedAt`), which sampling does not need.
@@ -121,7 +138,10 @@ mod tests {
                 "CreatedAt": 0.0, "ModifiedAt": 1530558121.0}], "NextToken": "p2"}"#,
         )
         .unwrap();
-        let rule = rules.sampling_rule_records[0].sampling_rule.as_ref().unwrap();
+        let mut rules = rules;
+        let (fetched, unusable) = rules.rules();
+        assert_eq!(unusable, 0);
+        let rule = &fetched[0];
         assert_eq!(rule.rule_name.as_deref(), Some("Default"));
         assert_eq!((rule.priority, rule.reservoir_size, rule.version), (Some(10000), Some(0), Some(1)));
         assert_eq!((rule.http_method.as_deref(), rule.url_path.as_deref()), (Some("*"), Some("*")));
@@ -138,6 +158,21 @@ mod tests {
         assert_eq!((t.reservoir_quota, t.reservoir_quota_ttl, t.interval), (Some(2), Some(1530923107.0), Some(10)));
         assert_eq!(targets.last_rule_modification, Some(1530920505.0));
         assert_eq!(targets.unprocessed_statistics[0].error_code.as_deref(), Some("400"));
+    }
+
+    #[test]
+    fn an_odd_record_costs_only_itself() {
+        let mut page: GetSamplingRulesOutput = serde_json::from_str(
+            r#"{"SamplingRuleRecords": [7, null, "rule", [], {"SamplingRule": {"RuleName": "ok", "Priority": 1}},
+                {"SamplingRule": {"RuleName": "typed", "Priority": "high"}}, {"SamplingRule": 3}, {},
+                {"CreatedAt": 0.0, "SamplingRule": {"RuleName": "second"}}], "NextToken": "p3"}"#,
+        )
+        .unwrap();
+        let (rules, unusable) = page.rules();
+        let names: Vec<_> = rules.iter().map(|r| r.rule_name.as_deref().unwrap()).collect();
+        assert_eq!((names, unusable), (vec!["ok", "second"], 7));
+        assert_eq!(rules[0].priority, Some(1));
+        assert_eq!(page.next_token.as_deref(), Some("p3"), "the page itself is read");
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //!    priority then name with `Default` last, are matched against the request's service name,
 //!    service type (the segment's `origin`), host, method and path; a field the request lacks
 //!    matches any pattern (see [the module docs](super)). Only rules this SDK can
-//!    evaluate apply: version 1, `ResourceARN` `*`, no `Attributes`.
+//!    evaluate apply: version 1, `ResourceARN` `*`, no `Attributes`. At most 100 of them are
+//!    kept besides `Default` (X-Ray allows an account 25), the lowest priorities dropped with a
+//!    logged warning; a record that is not a well-formed rule is skipped on its own. The new
+//!    rule set is built without a lock and swapped in, so decisions never wait for a rebuild.
 //! 2. The matching rule samples its `ReservoirQuota` requests per second while the quota lives
 //!    (until `ReservoirQuotaTTL`); without a live quota it borrows one request per second (if the
 //!    rule has a reservoir); then its `FixedRate`.

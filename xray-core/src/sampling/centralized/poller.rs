@@ -12,6 +12,7 @@ use super::api::{
     GetSamplingRulesInput, GetSamplingRulesOutput, GetSamplingTargetsInput, GetSamplingTargetsOutput,
     SamplingStatisticsDocument,
 };
+use super::rule::MAX_RULES;
 use super::target::{Counts, RuleState};
 use super::{Inner, SamplingError, client_id};
 use crate::id::fast_random_u64;
@@ -140,8 +141,12 @@ async fn run(inner: Weak<Inner>, rules_every: Duration, targets_every: Duration)
 
 impl Inner {
     /// Fetches every page of rules and swaps them in, keeping the state of known rules.
+    ///
+    /// The new rule set is built page by page without any lock (holding at most twice
+    /// `MAX_RULES` rules, whatever the daemon answers), then swapped in under the write lock,
+    /// which decisions wait for only that long; the old set is dropped after the lock.
     pub(super) async fn refresh_rules(&self) -> Result<usize, SamplingError> {
-        let mut fetched = Vec::new();
+        let mut next = self.read_cache().successor();
         let mut token: Option<String> = None;
         for page in 0.. {
             if page == MAX_PAGES {
@@ -149,23 +154,30 @@ impl Inner {
                 return Err(SamplingError::Malformed { path: RULES_PATH, reason });
             }
             let input = GetSamplingRulesInput { next_token: token.as_deref() };
-            let output: GetSamplingRulesOutput = self.client.post(RULES_PATH, &input).await?;
-            fetched.extend(output.sampling_rule_records.into_iter().filter_map(|r| r.sampling_rule));
+            let mut output: GetSamplingRulesOutput = self.client.post(RULES_PATH, &input).await?;
+            let (rules, unusable) = output.rules();
+            rules.iter().for_each(|rule| next.add(rule));
+            next.skip(unusable);
             match output.next_token.filter(|t| !t.is_empty()) {
                 // A token repeated is a proxy going round in circles: stop there.
                 Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
                 _ => break,
             }
         }
-        let now = self.clock.now_secs();
-        let (count, skipped) = {
-            let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
-            let (fresh, skipped) = cache.rebuild(&fetched, now);
-            *cache = fresh;
-            (cache.rules.len(), skipped)
-        };
-        log_event!(Debug, rules = count, skipped, "X-Ray sampling rules fetched");
-        Ok(count)
+        let (fresh, counts) = next.finish(self.clock.now_secs());
+        let old = std::mem::replace(&mut *self.cache.write().unwrap_or_else(PoisonError::into_inner), fresh);
+        drop(old);
+        if counts.over_limit > 0 {
+            log_limited!(
+                Warn,
+                kept = MAX_RULES,
+                ignored = counts.over_limit,
+                "X-Ray answered more sampling rules than this SDK keeps (X-Ray allows 25 an account); \
+                 the lowest-priority ones are ignored"
+            );
+        }
+        log_event!(Debug, rules = counts.kept, skipped = counts.skipped, "X-Ray sampling rules fetched");
+        Ok(counts.kept)
     }
 
     /// Reports due statistics (in batches of 25) and applies the targets of the answers.

@@ -1,5 +1,6 @@
 //! The rules X-Ray hands out, compiled for matching and ordered as X-Ray evaluates them.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::api::SamplingRule;
@@ -79,28 +80,11 @@ pub(crate) struct RuleCache {
 }
 
 impl RuleCache {
-    /// A new cache from fetched rules, keeping the live state (quota, counts) of every rule
-    /// already known by name. Returns the cache and how many rules were left out.
-    pub(crate) fn rebuild(&self, fetched: &[SamplingRule], now: u64) -> (Self, usize) {
-        let mut rules: Vec<CentralRule> = Vec::with_capacity(fetched.len());
-        for rule in fetched {
-            let name = rule.rule_name.as_deref().unwrap_or_default();
-            if rules.iter().any(|r| &*r.name == name) {
-                continue;
-            }
-            let old = self.rules.iter().find(|r| &*r.name == name);
-            let state = old.map(|r| r.state.clone()).unwrap_or_default();
-            if let Some(compiled) = CentralRule::compile(rule, state) {
-                // A rate changed by the user wins over the target computed for the old one.
-                if old.is_some_and(|old| old.fixed_rate.to_bits() != compiled.fixed_rate.to_bits()) {
-                    compiled.state.reset_rate();
-                }
-                rules.push(compiled);
-            }
-        }
-        rules.sort_by(|a, b| (a.is_default(), a.priority, &a.name).cmp(&(b.is_default(), b.priority, &b.name)));
-        let skipped = fetched.len() - rules.len();
-        (Self { rules, fetched_at: Some(now) }, skipped)
+    /// Starts the next rule set, remembering the live state of every rule in this one. Takes
+    /// a moment proportional to the (capped) rule count: the caller holds only a read lock.
+    pub(crate) fn successor(&self) -> RuleSetBuilder {
+        let known = self.rules.iter().map(|r| (r.name.clone(), (r.state.clone(), r.fixed_rate.to_bits()))).collect();
+        RuleSetBuilder { known, ..RuleSetBuilder::default() }
     }
 
     /// Whether the rules may decide at `now` (fetched, and less than an hour ago).
@@ -118,6 +102,91 @@ impl RuleCache {
     /// The live state of the rule named `name`.
     pub(crate) fn state_of(&self, name: &str) -> Option<&Arc<RuleState>> {
         self.rules.iter().find(|r| &*r.name == name).map(|r| &r.state)
+    }
+}
+
+/// Rules kept besides `Default`, four times the 25 X-Ray allows an account. More only lengthen
+/// every decision (each request tries the rules in order); the lowest-priority ones go first.
+pub(crate) const MAX_RULES: usize = 100;
+
+/// What one rebuild did with the fetched rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RebuildCounts {
+    /// Rules kept, `Default` included.
+    pub(crate) kept: usize,
+    /// Rules this SDK cannot apply, missing a field, or repeating a name.
+    pub(crate) skipped: usize,
+    /// Applicable rules left out because of [`MAX_RULES`].
+    pub(crate) over_limit: usize,
+}
+
+/// Collects fetched rules page by page into the next [`RuleCache`], without any lock: the
+/// live state (quota, counts) of a rule already known by name carries over. It holds at most
+/// twice [`MAX_RULES`] rules between pages, however many the daemon answers with.
+#[derive(Debug, Default)]
+pub(crate) struct RuleSetBuilder {
+    /// The current rules' state and `FixedRate` bits, by name.
+    known: HashMap<Arc<str>, (Arc<RuleState>, u64)>,
+    /// Every name seen so far: the first rule of a name wins.
+    seen: HashSet<Box<str>>,
+    rules: Vec<CentralRule>,
+    default: Option<CentralRule>,
+    counts: RebuildCounts,
+}
+
+impl RuleSetBuilder {
+    /// Adds one fetched rule (skipped if it cannot apply or repeats a name).
+    pub(crate) fn add(&mut self, rule: &SamplingRule) {
+        let Some(name) = rule.rule_name.as_deref().filter(|n| !n.is_empty()) else {
+            self.counts.skipped += 1;
+            return;
+        };
+        if self.seen.contains(name) {
+            self.counts.skipped += 1;
+            return;
+        }
+        let old = self.known.get(name);
+        let state = old.map(|(state, _)| state.clone()).unwrap_or_default();
+        let Some(compiled) = CentralRule::compile(rule, state) else {
+            self.counts.skipped += 1;
+            return;
+        };
+        // Only a rule that applies takes its name: one of another version does not shadow it.
+        self.seen.insert(name.into());
+        // A rate changed by the user wins over the target computed for the old one.
+        if old.is_some_and(|(_, rate)| *rate != compiled.fixed_rate.to_bits()) {
+            compiled.state.reset_rate();
+        }
+        if compiled.is_default() {
+            self.default = Some(compiled);
+        } else {
+            self.rules.push(compiled);
+            if self.rules.len() >= 2 * MAX_RULES {
+                self.keep_first(MAX_RULES);
+            }
+        }
+    }
+
+    /// Counts records of a page that held no rule at all.
+    pub(crate) fn skip(&mut self, records: usize) {
+        self.counts.skipped += records;
+    }
+
+    /// Sorts the custom rules by priority then name and keeps the first `n`.
+    fn keep_first(&mut self, n: usize) {
+        self.rules.sort_unstable_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        if self.rules.len() > n {
+            self.counts.over_limit += self.rules.len() - n;
+            self.rules.truncate(n);
+        }
+    }
+
+    /// The finished rule set, fetched at `now`: rules by priority then name, `Default` last.
+    pub(crate) fn finish(mut self, now: u64) -> (RuleCache, RebuildCounts) {
+        self.keep_first(MAX_RULES);
+        self.rules.extend(self.default.take());
+        self.counts.kept = self.rules.len();
+        (RuleCache { rules: self.rules, fetched_at: Some(now) }, self.counts)
     }
 }
 
@@ -145,6 +214,14 @@ mod tests {
         }
     }
 
+    /// The next rule set after `cache`, from `fetched`, and how many rules were left out.
+    fn rebuild(cache: &RuleCache, fetched: &[SamplingRule], now: u64) -> (RuleCache, usize) {
+        let mut next = cache.successor();
+        fetched.iter().for_each(|rule| next.add(rule));
+        let (cache, counts) = next.finish(now);
+        (cache, counts.skipped + counts.over_limit)
+    }
+
     fn names(cache: &RuleCache) -> Vec<&str> {
         cache.rules.iter().map(|r| &*r.name).collect()
     }
@@ -158,9 +235,45 @@ mod tests {
             rule("first", 2, "*"),
             rule("b", 1, "/duplicate"),
         ];
-        let (cache, skipped) = RuleCache::default().rebuild(&fetched, 0);
+        let (cache, skipped) = rebuild(&RuleCache::default(), &fetched, 0);
         assert_eq!(names(&cache), ["first", "a", "b", "Default"]);
         assert_eq!(skipped, 1);
+    }
+
+    #[test]
+    fn at_most_max_rules_by_priority_and_default_whatever_the_order() {
+        // 15,000 rules, the most important last, Default in the middle, some names twice.
+        let mut fetched: Vec<SamplingRule> =
+            (0..15_000).rev().map(|i| rule(&format!("r{i:05}"), i + 1, &format!("/r{i:05}"))).collect();
+        fetched.insert(7_000, rule("Default", 10_000, "*"));
+        fetched.push(rule("r00003", 0, "/shadowed"));
+        let mut next = RuleCache::default().successor();
+        for page in fetched.chunks(1_000) {
+            page.iter().for_each(|r| next.add(r));
+            assert!(next.rules.len() < 2 * MAX_RULES, "a page leaves at most {} rules", 2 * MAX_RULES);
+        }
+        let (cache, counts) = next.finish(5);
+        let want: Vec<String> = (0..MAX_RULES).map(|i| format!("r{i:05}")).chain(["Default".to_owned()]).collect();
+        assert_eq!(names(&cache), want);
+        assert_eq!(counts, RebuildCounts { kept: MAX_RULES + 1, skipped: 1, over_limit: 15_000 - MAX_RULES });
+        assert_eq!(cache.fetched_at, Some(5));
+        // The next fetch keeps the state of the rules that stay, by name.
+        let (again, counts) = {
+            let mut next = cache.successor();
+            next.add(&rule("r00000", 1, "/r00000"));
+            next.finish(6)
+        };
+        assert!(Arc::ptr_eq(&again.rules[0].state, &cache.rules[0].state));
+        assert_eq!(counts, RebuildCounts { kept: 1, skipped: 0, over_limit: 0 });
+    }
+
+    #[test]
+    fn a_rule_that_cannot_apply_does_not_shadow_its_name() {
+        let mut v2 = rule("same", 1, "/v2");
+        v2.version = Some(2);
+        let (cache, skipped) = rebuild(&RuleCache::default(), &[v2, rule("same", 2, "/v1")], 0);
+        assert_eq!((names(&cache), skipped), (vec!["same"], 1));
+        assert_eq!(cache.rules[0].priority, 2);
     }
 
     #[test]
@@ -180,7 +293,7 @@ mod tests {
             with(|r| r.rule_name = None),
             with(|r| r.attributes = None),
         ];
-        let (cache, skipped) = RuleCache::default().rebuild(&fetched, 0);
+        let (cache, skipped) = rebuild(&RuleCache::default(), &fetched, 0);
         assert_eq!((cache.rules.len(), skipped), (1, 7));
     }
 
@@ -191,7 +304,7 @@ mod tests {
         r.service_type = Some("AWS::ECS::*".into());
         r.host = Some("*.example.com".into());
         r.http_method = Some("POST".into());
-        let (cache, _) = RuleCache::default().rebuild(&[r, rule("Default", 10000, "*")], 0);
+        let (cache, _) = rebuild(&RuleCache::default(), &[r, rule("Default", 10000, "*")], 0);
         let full = SamplingRequest {
             host: Some("shop.example.com"),
             method: Some("post"),
@@ -225,11 +338,11 @@ mod tests {
 
     #[test]
     fn state_survives_a_refresh_and_freshness_ends_after_an_hour() {
-        let (cache, _) = RuleCache::default().rebuild(&[rule("keep", 1, "*"), rule("Default", 9, "*")], 1000);
+        let (cache, _) = rebuild(&RuleCache::default(), &[rule("keep", 1, "*"), rule("Default", 9, "*")], 1000);
         let coin = Coin::seeded(1);
         let keep = &cache.rules[0];
         assert!(keep.state.decide(1000, 1, 0.0, &coin));
-        let (next, _) = cache.rebuild(&[rule("keep", 5, "/changed"), rule("new", 1, "*")], 2000);
+        let (next, _) = rebuild(&cache, &[rule("keep", 5, "/changed"), rule("new", 1, "*")], 2000);
         assert!(Arc::ptr_eq(&next.rules[1].state, &keep.state));
         assert_eq!(names(&next), ["new", "keep"]);
         assert!(!cache.is_fresh(999 + RULES_TTL_SECS + 1));
