@@ -9,6 +9,17 @@
 //! | `AWS_XRAY_NOOP_ID` | `false` gives unsampled requests real entity ids (for log correlation) | `true` |
 //! | `AWS_XRAY_COLLECT_SQL_QUERIES` | `true` records SQL text in `sanitized_query` | `false` |
 //! | `AWS_XRAY_LOG_LEVEL` | `debug`, `info`, `warn`, `error`, `silent` | `warn` |
+//! | `AWS_XRAY_DEBUG_MODE` | `true` logs the SDK's own debug events (as `AWS_XRAY_LOG_LEVEL=debug`; it wins) | `false` |
+//!
+//! A value the SDK cannot use is handled per variable, as the official SDKs do for most:
+//! - `AWS_XRAY_DAEMON_ADDRESS` fails [`Config::from_env`] with a [`ConfigError`] naming the
+//!   variable, the value and the accepted forms: sending to a guessed address would lose every
+//!   segment silently.
+//! - Every other variable logs a warning with the same three facts and keeps its default
+//!   (`LOG_ERROR`, enabled, `true`, `false`, `warn`), so that a typo does not stop the service.
+//!   The warnings are also kept in [`Config::problems`].
+
+use crate::log::log_event;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -16,23 +27,30 @@ use std::str::FromStr;
 
 use crate::log::LogLevel;
 
+/// The variable that names the daemon's address.
+pub(crate) const DAEMON_ADDRESS_VAR: &str = "AWS_XRAY_DAEMON_ADDRESS";
+
 /// A configuration value that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// An environment variable holds a value the SDK cannot use.
-    #[error("{var}={value:?} is not valid: {reason}")]
+    #[error("{var}={value:?} is not valid: {reason}; accepted: {accepted}")]
     InvalidVar {
         /// The variable.
         var: &'static str,
         /// Its value.
         value: String,
-        /// What is wrong, and what would be right.
+        /// What is wrong.
         reason: String,
+        /// The forms the variable takes.
+        accepted: &'static str,
     },
 }
 
 /// Why a daemon address could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseAddressError {
     /// Not `host:port`.
     #[error("expected host:port, [ipv6]:port, or \"tcp:host:port udp:host:port\"")]
@@ -141,10 +159,16 @@ pub enum ContextMissing {
     IgnoreError,
 }
 
-impl FromStr for ContextMissing {
-    type Err = ();
+/// A context-missing strategy that is not `LOG_ERROR`, `RUNTIME_ERROR` or `IGNORE_ERROR`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown context-missing strategy {0:?}: expected LOG_ERROR, RUNTIME_ERROR or IGNORE_ERROR (any case)")]
+pub struct ParseContextMissingError(pub String);
 
-    fn from_str(s: &str) -> Result<Self, ()> {
+impl FromStr for ContextMissing {
+    type Err = ParseContextMissingError;
+
+    /// Parses `LOG_ERROR`, `RUNTIME_ERROR` or `IGNORE_ERROR`, in any case.
+    fn from_str(s: &str) -> Result<Self, ParseContextMissingError> {
         let s = s.trim();
         if s.eq_ignore_ascii_case("LOG_ERROR") {
             Ok(Self::LogError)
@@ -153,7 +177,7 @@ impl FromStr for ContextMissing {
         } else if s.eq_ignore_ascii_case("IGNORE_ERROR") {
             Ok(Self::IgnoreError)
         } else {
-            Err(())
+            Err(ParseContextMissingError(s.to_owned()))
         }
     }
 }
@@ -173,8 +197,10 @@ pub struct Config {
     pub noop_id: bool,
     /// `AWS_XRAY_COLLECT_SQL_QUERIES`.
     pub collect_sql_queries: bool,
-    /// `AWS_XRAY_LOG_LEVEL`.
+    /// `AWS_XRAY_LOG_LEVEL`, or `Debug` with `AWS_XRAY_DEBUG_MODE=true`.
     pub log_level: LogLevel,
+    /// The variables whose values could not be used and were replaced by their defaults.
+    pub problems: Vec<ConfigError>,
 }
 
 impl Default for Config {
@@ -187,15 +213,40 @@ impl Default for Config {
             noop_id: true,
             collect_sql_queries: false,
             log_level: LogLevel::default(),
+            problems: Vec::new(),
         }
     }
 }
 
-fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+const BOOL_FORMS: &str = "true or false (also 1/0, yes/no, on/off), any case";
+const CONTEXT_MISSING_FORMS: &str = "LOG_ERROR, RUNTIME_ERROR or IGNORE_ERROR, any case";
+const LOG_LEVEL_FORMS: &str = "debug, info, warn, error or silent, any case";
+
+/// Reads the variables whose bad values keep the default: each one is logged and kept.
+struct Lenient<F> {
+    lookup: F,
+    problems: Vec<ConfigError>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Lenient<F> {
+    /// The parsed value of `var`; `None` when unset or when `parse` refuses it (then logged).
+    fn read<T>(&mut self, var: &'static str, accepted: &'static str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let value = (self.lookup)(var)?;
+        let parsed = parse(&value);
+        if parsed.is_none() {
+            let problem = ConfigError::InvalidVar { var, value, reason: "not a known value".to_owned(), accepted };
+            log_event!(Warn, %problem, "X-Ray configuration value ignored; its default applies");
+            self.problems.push(problem);
+        }
+        parsed
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::InvalidVar { var, value: value.to_owned(), reason: "expected true or false".to_owned() }),
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -216,46 +267,50 @@ impl Config {
     /// }).unwrap();
     /// assert_eq!(cfg.daemon_address.udp.port(), 2001);
     /// assert_eq!(cfg.context_missing, ContextMissing::IgnoreError);
-    /// let err = Config::from_lookup(|n| (n == "AWS_XRAY_SDK_ENABLED").then(|| "nope".into())).unwrap_err();
-    /// assert!(err.to_string().contains("AWS_XRAY_SDK_ENABLED"));
+    ///
+    /// // A typo in most variables keeps the default, with a warning...
+    /// let cfg = Config::from_lookup(|n| (n == "AWS_XRAY_SDK_ENABLED").then(|| "nope".into())).unwrap();
+    /// assert!(cfg.enabled);
+    /// assert!(cfg.problems[0].to_string().contains("AWS_XRAY_SDK_ENABLED=\"nope\""));
+    /// // ...but a daemon address that cannot be used stops the start-up.
+    /// let err = Config::from_lookup(|n| (n == "AWS_XRAY_DAEMON_ADDRESS").then(|| "nowhere".into())).unwrap_err();
+    /// assert!(err.to_string().contains("AWS_XRAY_DAEMON_ADDRESS"));
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut cfg = Self::default();
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        if let Some(v) = get("AWS_XRAY_DAEMON_ADDRESS") {
+        if let Some(v) = get(DAEMON_ADDRESS_VAR) {
             cfg.daemon_address = v.parse().map_err(|e: ParseAddressError| ConfigError::InvalidVar {
-                var: "AWS_XRAY_DAEMON_ADDRESS",
-                value: v.clone(),
+                var: DAEMON_ADDRESS_VAR,
                 reason: e.to_string(),
+                value: v,
+                accepted: "host:port, [ipv6]:port, or \"tcp:host:port udp:host:port\"",
             })?;
         }
-        if let Some(v) = get("AWS_XRAY_CONTEXT_MISSING") {
-            cfg.context_missing = v.parse().map_err(|()| ConfigError::InvalidVar {
-                var: "AWS_XRAY_CONTEXT_MISSING",
-                value: v.clone(),
-                reason: "expected LOG_ERROR, RUNTIME_ERROR or IGNORE_ERROR".to_owned(),
-            })?;
+        let mut vars = Lenient { lookup: get, problems: Vec::new() };
+        if let Some(strategy) = vars.read("AWS_XRAY_CONTEXT_MISSING", CONTEXT_MISSING_FORMS, |v| v.parse().ok()) {
+            cfg.context_missing = strategy;
         }
         cfg.tracing_name = get("AWS_XRAY_TRACING_NAME").map(|v| v.trim().to_owned());
-        if let Some(v) = get("AWS_XRAY_SDK_ENABLED") {
-            cfg.enabled = parse_bool("AWS_XRAY_SDK_ENABLED", &v)?;
+        if let Some(enabled) = vars.read("AWS_XRAY_SDK_ENABLED", BOOL_FORMS, parse_bool) {
+            cfg.enabled = enabled;
         }
-        if let Some(v) = get("AWS_XRAY_SDK_DISABLED") {
-            cfg.enabled &= !parse_bool("AWS_XRAY_SDK_DISABLED", &v)?;
+        if let Some(disabled) = vars.read("AWS_XRAY_SDK_DISABLED", BOOL_FORMS, parse_bool) {
+            cfg.enabled &= !disabled;
         }
-        if let Some(v) = get("AWS_XRAY_NOOP_ID") {
-            cfg.noop_id = parse_bool("AWS_XRAY_NOOP_ID", &v)?;
+        if let Some(noop_id) = vars.read("AWS_XRAY_NOOP_ID", BOOL_FORMS, parse_bool) {
+            cfg.noop_id = noop_id;
         }
-        if let Some(v) = get("AWS_XRAY_COLLECT_SQL_QUERIES") {
-            cfg.collect_sql_queries = parse_bool("AWS_XRAY_COLLECT_SQL_QUERIES", &v)?;
+        if let Some(collect) = vars.read("AWS_XRAY_COLLECT_SQL_QUERIES", BOOL_FORMS, parse_bool) {
+            cfg.collect_sql_queries = collect;
         }
-        if let Some(v) = get("AWS_XRAY_LOG_LEVEL") {
-            cfg.log_level = LogLevel::parse(&v).ok_or_else(|| ConfigError::InvalidVar {
-                var: "AWS_XRAY_LOG_LEVEL",
-                value: v.clone(),
-                reason: "expected debug, info, warn, error or silent".to_owned(),
-            })?;
+        if let Some(level) = vars.read("AWS_XRAY_LOG_LEVEL", LOG_LEVEL_FORMS, LogLevel::parse) {
+            cfg.log_level = level;
         }
+        if vars.read("AWS_XRAY_DEBUG_MODE", BOOL_FORMS, parse_bool) == Some(true) {
+            cfg.log_level = LogLevel::Debug;
+        }
+        cfg.problems = vars.problems;
         Ok(cfg)
     }
 }
@@ -329,21 +384,48 @@ mod tests {
     }
 
     #[test]
-    fn bad_values_name_the_variable() {
-        let cases = [
-            ("AWS_XRAY_DAEMON_ADDRESS", "nowhere"),
-            ("AWS_XRAY_CONTEXT_MISSING", "PANIC"),
-            ("AWS_XRAY_SDK_ENABLED", "maybe"),
-            ("AWS_XRAY_SDK_DISABLED", "2"),
-            ("AWS_XRAY_NOOP_ID", "x"),
-            ("AWS_XRAY_COLLECT_SQL_QUERIES", "y"),
-            ("AWS_XRAY_LOG_LEVEL", "chatty"),
-        ];
-        for (var, value) in cases {
-            let err = cfg(&[(var, value)]).unwrap_err();
-            let ConfigError::InvalidVar { var: v, value: got, .. } = &err;
-            assert_eq!((*v, got.as_str()), (var, value));
-            assert!(err.to_string().contains(var) && err.to_string().contains(value), "{err}");
+    fn a_bad_daemon_address_stops_the_start_up() {
+        let err = cfg(&[("AWS_XRAY_DAEMON_ADDRESS", "nowhere")]).unwrap_err();
+        let text = err.to_string();
+        for part in ["AWS_XRAY_DAEMON_ADDRESS", "nowhere", "host:port", "udp:"] {
+            assert!(text.contains(part), "{part} not in {text}");
         }
+    }
+
+    #[test]
+    fn other_bad_values_keep_their_defaults_and_are_reported() {
+        let cases = [
+            ("AWS_XRAY_CONTEXT_MISSING", "PANIC", "LOG_ERROR"),
+            ("AWS_XRAY_SDK_ENABLED", "maybe", "true or false"),
+            ("AWS_XRAY_SDK_DISABLED", "2", "true or false"),
+            ("AWS_XRAY_NOOP_ID", "x", "true or false"),
+            ("AWS_XRAY_COLLECT_SQL_QUERIES", "y", "true or false"),
+            ("AWS_XRAY_LOG_LEVEL", "chatty", "silent"),
+            ("AWS_XRAY_DEBUG_MODE", "sure", "true or false"),
+        ];
+        for (var, value, form) in cases {
+            let c = cfg(&[(var, value)]).unwrap_or_else(|e| panic!("{var}: {e}"));
+            let [problem] = c.problems.as_slice() else { panic!("{var}: {:?}", c.problems) };
+            let ConfigError::InvalidVar { var: v, value: got, .. } = problem;
+            assert_eq!((*v, got.as_str()), (var, value));
+            let text = problem.to_string();
+            assert!(text.contains(var) && text.contains(value) && text.contains(form), "{text}");
+            assert_eq!(Config { problems: Vec::new(), ..c }, Config::default(), "{var} keeps every default");
+        }
+    }
+
+    #[test]
+    fn debug_mode_turns_on_debug_logging_over_the_log_level() {
+        let c = cfg(&[("AWS_XRAY_DEBUG_MODE", "TRUE"), ("AWS_XRAY_LOG_LEVEL", "error")]).unwrap();
+        assert_eq!(c.log_level, LogLevel::Debug);
+        let c = cfg(&[("AWS_XRAY_DEBUG_MODE", "false"), ("AWS_XRAY_LOG_LEVEL", "error")]).unwrap();
+        assert_eq!(c.log_level, LogLevel::Error);
+    }
+
+    #[test]
+    fn context_missing_parse_error_names_the_value() {
+        let err = "sometimes".parse::<ContextMissing>().unwrap_err();
+        assert_eq!(err, ParseContextMissingError("sometimes".into()));
+        assert!(err.to_string().contains("RUNTIME_ERROR"));
     }
 }

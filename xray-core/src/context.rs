@@ -221,6 +221,12 @@ pin_project! {
     }
 }
 
+impl<F> std::fmt::Debug for Traced<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Traced").field("entity", &self.entity).field("owns_subsegment", &self.owner.is_some()).finish()
+    }
+}
+
 impl<F: Future> Future for Traced<F> {
     type Output = F::Output;
 

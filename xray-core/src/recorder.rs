@@ -76,9 +76,13 @@ impl Recorder {
         RecorderBuilder::new(Config::default())
     }
 
-    /// A builder configured from the `AWS_XRAY_*` environment variables.
+    /// A builder configured from the `AWS_XRAY_*` environment variables. A set
+    /// `AWS_XRAY_DAEMON_ADDRESS` wins over [`with_daemon_address`](RecorderBuilder::with_daemon_address),
+    /// so that an operator can redirect a built binary, as with the official SDKs.
     pub fn from_env() -> Result<RecorderBuilder, BuildError> {
-        Ok(RecorderBuilder::new(Config::from_env()?))
+        let config = Config::from_env()?;
+        let daemon_from_env = std::env::var(crate::config::DAEMON_ADDRESS_VAR).is_ok_and(|v| !v.trim().is_empty());
+        Ok(RecorderBuilder { daemon_from_env, ..RecorderBuilder::new(config) })
     }
 
     /// The installed global recorder.
@@ -97,7 +101,9 @@ impl Recorder {
         &self.inner.config
     }
 
-    /// The default segment name.
+    /// The name of segments begun without one (an empty name): `XrayLayer::default()` in
+    /// `xray-tower`, the Lambda layer, `new_segment("")`. Set with
+    /// [`with_service_name`](RecorderBuilder::with_service_name).
     pub fn service_name(&self) -> &str {
         &self.inner.service_name
     }
@@ -123,31 +129,60 @@ impl Recorder {
     }
 
     /// Sends everything queued, waiting at most `timeout`; `true` when all of it was handled.
+    /// Blocks the calling thread: from async code, use [`flush_async`](Self::flush_async).
     pub fn flush(&self, timeout: Duration) -> bool {
         self.inner.traces.emitter.flush(timeout)
+    }
+
+    /// [`flush`](Self::flush) for async code: the wait runs on Tokio's blocking pool, so the
+    /// calling task's worker thread keeps serving other tasks (a Lambda handler's end, an axum
+    /// graceful shutdown). Outside a Tokio runtime it waits on the calling thread.
+    ///
+    /// ```
+    /// # use xray_core::{AlwaysSample, NullEmitter, Recorder};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let recorder = Recorder::builder().with_sampler(AlwaysSample).with_emitter(NullEmitter::default()).build().unwrap();
+    /// recorder.new_segment("job").end();
+    /// assert!(recorder.flush_async(std::time::Duration::from_secs(1)).await);
+    /// # }
+    /// ```
+    pub async fn flush_async(&self, timeout: Duration) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.flush(timeout);
+        };
+        let recorder = self.clone();
+        runtime.spawn_blocking(move || recorder.flush(timeout)).await.unwrap_or(false)
+    }
+
+    /// Sends what is queued, waiting at most `timeout`, and stops the emitter: segments that
+    /// end afterwards are dropped and counted. `true` when everything queued was handled.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        self.inner.traces.emitter.shutdown(timeout)
     }
 
     /// Begins a segment for an incoming request.
     ///
     /// `incoming` is the caller's header: its `Root` and `Parent` continue the caller's trace
-    /// and its `Sampled=1`/`0` is obeyed; otherwise (absent, `?`, or a malformed root, which
-    /// starts a new trace) the sampler decides. `AWS_XRAY_TRACING_NAME` overrides `name`.
+    /// (a missing or malformed root starts a new one), and its `Sampled=1`/`0` is obeyed, with
+    /// or without a root, as the official SDKs do (a health checker that sends `Sampled=0` is
+    /// not traced); when it is absent or `?` the sampler decides. `AWS_XRAY_TRACING_NAME`
+    /// overrides `name`; an empty `name` stands for the [service name](Self::service_name).
     pub fn begin_segment(&self, name: &str, incoming: Option<&TraceHeader>, request: &SamplingRequest<'_>) -> Segment {
         if !self.is_enabled() {
             return Segment::new(Entity::noop());
         }
-        let name = self.inner.config.tracing_name.as_deref().unwrap_or(name);
+        let name = match self.inner.config.tracing_name.as_deref() {
+            Some(forced) => forced,
+            None if name.is_empty() => &self.inner.service_name,
+            None => name,
+        };
         let root = incoming.and_then(TraceHeader::root);
         let (trace_id, parent_id) = match root {
             Some(root) => (root, incoming.and_then(TraceHeader::parent)),
             None => (TraceId::new(), None),
         };
         let extra = incoming.map_or("", TraceHeader::extra);
-        let flag = if root.is_some() {
-            incoming.map_or(SamplingFlag::Unknown, TraceHeader::sampled)
-        } else {
-            SamplingFlag::Unknown
-        };
+        let flag = incoming.map_or(SamplingFlag::Unknown, TraceHeader::sampled);
         let (sampled, rule_name) = match flag.decision() {
             Some(decision) => (decision, None),
             None => {
@@ -217,8 +252,9 @@ impl Recorder {
         self.lambda_segment(&header)
     }
 
-    /// Begins a segment of a new trace named `name`, sampled by the sampler (background jobs,
-    /// scripts, queue consumers).
+    /// Begins a segment of a new trace named `name` (empty: the [service
+    /// name](Self::service_name)), sampled by the sampler (background jobs, scripts, queue
+    /// consumers).
     pub fn new_segment(&self, name: &str) -> Segment {
         self.begin_segment(name, None, &SamplingRequest::default())
     }
@@ -237,6 +273,22 @@ pub struct RecorderBuilder {
     service_version: Option<String>,
     resource: Option<serde_json::Map<String, serde_json::Value>>,
     streaming_threshold: usize,
+    /// `AWS_XRAY_DAEMON_ADDRESS` was set: it wins over [`with_daemon_address`](Self::with_daemon_address).
+    daemon_from_env: bool,
+}
+
+impl std::fmt::Debug for RecorderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecorderBuilder")
+            .field("config", &self.config)
+            .field("service_name", &self.service_name)
+            .field("emitter", &self.emitter.as_ref().map(|_| "custom"))
+            .field("sampler", &self.sampler.as_ref().map(|_| "custom"))
+            .field("centralized_sampling", &self.centralized_sampling)
+            .field("origin", &self.origin)
+            .field("streaming_threshold", &self.streaming_threshold)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RecorderBuilder {
@@ -253,18 +305,27 @@ impl RecorderBuilder {
             service_version: None,
             resource: None,
             streaming_threshold: DEFAULT_STREAMING_THRESHOLD,
+            daemon_from_env: false,
         }
     }
 
-    /// The default segment name. Defaults to `AWS_XRAY_TRACING_NAME`, else `service`.
+    /// The name of segments begun without one (see [`Recorder::service_name`]): set it here
+    /// once, and `XrayLayer::default()` and the Lambda layer use it. Defaults to
+    /// `AWS_XRAY_TRACING_NAME`, else `service`.
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
     }
 
-    /// Where the daemon listens. Defaults to `AWS_XRAY_DAEMON_ADDRESS` or `127.0.0.1:2000`.
+    /// Where the daemon listens. Defaults to `127.0.0.1:2000`. On a builder from
+    /// [`Recorder::from_env`], a set `AWS_XRAY_DAEMON_ADDRESS` wins over this value (the
+    /// order is: the variable, then this method, then the default).
     pub fn with_daemon_address(mut self, address: DaemonAddress) -> Self {
-        self.config.daemon_address = address;
+        if self.daemon_from_env {
+            log_event!(Debug, ignored = %address, env = %self.config.daemon_address, "AWS_XRAY_DAEMON_ADDRESS wins over with_daemon_address");
+        } else {
+            self.config.daemon_address = address;
+        }
         self
     }
 
@@ -398,24 +459,33 @@ impl RecorderBuilder {
     }
 
     /// Builds the recorder, makes it the global one, applies its log level and context-missing
-    /// strategy, and returns a guard that flushes when dropped.
+    /// strategy, and returns a guard that shuts the recorder down when dropped.
     pub fn install(self) -> Result<RecorderGuard, BuildError> {
         let recorder = self.build()?;
         GLOBAL.set(recorder.clone()).map_err(|_| BuildError::AlreadyInstalled)?;
         set_context_missing(recorder.config().context_missing);
         set_log_level(recorder.config().log_level);
         log_event!(Info, daemon = %recorder.config().daemon_address, enabled = recorder.is_enabled(), "X-Ray recorder installed");
-        Ok(RecorderGuard { recorder, flush_timeout: Duration::from_secs(2) })
+        Ok(RecorderGuard { recorder, armed: true })
     }
 }
 
-/// Keeps the installed recorder; dropping it sends what is queued (waiting at most 2 s).
-#[must_use = "dropping the guard flushes; keep it alive for the life of the program"]
+/// Keeps the installed recorder; dropping it shuts the recorder down (sends what is queued,
+/// waiting at most 2 s, and logs what could not be sent).
+///
+/// A process that exits without dropping the guard (`std::process::exit`, a signal, a panic
+/// with `panic = "abort"`) loses what is still queued: keep the guard in `main` and return
+/// from `main`, or call [`shutdown`](Self::shutdown) before exiting.
+#[must_use = "dropping the guard shuts the recorder down; keep it alive for the life of the program"]
 #[derive(Debug)]
 pub struct RecorderGuard {
     recorder: Recorder,
-    flush_timeout: Duration,
+    /// `false` once [`shutdown`](Self::shutdown) has run.
+    armed: bool,
 }
+
+/// How long dropping a [`RecorderGuard`] waits for queued segments.
+const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl RecorderGuard {
     /// The installed recorder.
@@ -423,18 +493,115 @@ impl RecorderGuard {
         &self.recorder
     }
 
-    /// Flushes now, waiting at most `timeout`; `true` when everything queued was handled.
-    pub fn shutdown(self, timeout: Duration) -> bool {
-        let mut this = self;
-        this.flush_timeout = Duration::ZERO;
-        this.recorder.flush(timeout)
+    /// Sends everything queued now, waiting at most `timeout`; the recorder keeps working.
+    /// `true` when all of it was handled.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.recorder.flush(timeout)
     }
+
+    /// Sends what is queued, waiting at most `timeout`, and stops the emitter (what ends
+    /// afterwards is dropped and counted); `true` when everything queued was handled.
+    pub fn shutdown(mut self, timeout: Duration) -> bool {
+        self.armed = false;
+        shutdown_and_report(&self.recorder, timeout)
+    }
+}
+
+/// Shuts `recorder` down and, when it could not send everything, says so in a last log line.
+fn shutdown_and_report(recorder: &Recorder, timeout: Duration) -> bool {
+    let done = recorder.shutdown(timeout);
+    if !done {
+        let stats = recorder.stats();
+        log_event!(
+            Warn,
+            ?stats,
+            waited_ms = timeout.as_millis() as u64,
+            "X-Ray recorder shut down before everything queued was sent; those segments are lost"
+        );
+    }
+    done
 }
 
 impl Drop for RecorderGuard {
     fn drop(&mut self) {
-        if !self.flush_timeout.is_zero() {
-            self.recorder.flush(self.flush_timeout);
+        if self.armed {
+            shutdown_and_report(&self.recorder, DROP_FLUSH_TIMEOUT);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{AlwaysSample, MemoryEmitter, NeverSample};
+
+    fn recorder(sampler: impl Sampler, emitter: &Arc<MemoryEmitter>) -> Recorder {
+        Recorder::builder()
+            .with_service_name("orders")
+            .with_sampler(sampler)
+            .with_emitter(emitter.clone())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_sampling_flag_without_a_root_is_obeyed() {
+        let emitter = Arc::new(MemoryEmitter::new());
+        // The sampler would record everything, and a flag of 0 still wins; and the reverse.
+        let always = recorder(AlwaysSample, &emitter);
+        let never = recorder(NeverSample, &emitter);
+        let cases = [
+            (&always, "Sampled=0", false),
+            (&always, "Root=garbage;Sampled=0", false),
+            (&never, "Sampled=1", true),
+            (&never, "Root=1-xyz;Parent=53995c3f42cd8ad8;Sampled=1", true),
+            (&never, "Sampled=?", false),
+            (&always, "Sampled=?", true),
+        ];
+        for (recorder, header, sampled) in cases {
+            let incoming = TraceHeader::parse(header);
+            let segment = recorder.begin_segment("api", Some(&incoming), &SamplingRequest::default());
+            assert_eq!(segment.is_sampled(), sampled, "{header}");
+            let down = segment.downstream_header().unwrap();
+            // A new trace either way, with the decision passed on.
+            assert_ne!(down.root(), None, "{header}");
+            assert_eq!(down.sampled(), SamplingFlag::from_decision(sampled), "{header}");
+            assert_eq!(down.parent().is_some(), sampled, "{header}");
+        }
+    }
+
+    #[test]
+    fn an_empty_name_is_the_service_name() {
+        let emitter = Arc::new(MemoryEmitter::new());
+        let recorder = recorder(AlwaysSample, &emitter);
+        recorder.new_segment("").end();
+        recorder.new_segment("nightly-report").end();
+        let names: Vec<_> = emitter.documents().iter().map(|d| d["name"].clone()).collect();
+        assert_eq!(names, ["orders", "nightly-report"]);
+    }
+
+    #[test]
+    fn the_environment_names_the_daemon_over_the_builder() {
+        let env = |name: &str| (name == "AWS_XRAY_DAEMON_ADDRESS").then(|| "127.0.0.1:2999".to_owned());
+        let from_env =
+            RecorderBuilder { daemon_from_env: true, ..RecorderBuilder::new(Config::from_lookup(env).unwrap()) };
+        let code: DaemonAddress = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(from_env.with_daemon_address(code).config.daemon_address.udp.port(), 2999);
+        // Without the variable, the builder's address is used.
+        let plain = RecorderBuilder::new(Config::default()).with_daemon_address(code);
+        assert_eq!(plain.config.daemon_address.udp.port(), 4000);
+    }
+
+    #[test]
+    fn the_guard_flushes_and_keeps_recording_then_shuts_down() {
+        let emitter = Arc::new(MemoryEmitter::new());
+        let guard = RecorderGuard { recorder: recorder(AlwaysSample, &emitter), armed: true };
+        guard.recorder().new_segment("a").end();
+        assert!(guard.flush(Duration::from_millis(100)));
+        guard.recorder().new_segment("b").end();
+        assert!(guard.shutdown(Duration::from_millis(100)));
+        assert_eq!(emitter.documents().len(), 2);
     }
 }

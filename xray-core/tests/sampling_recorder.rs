@@ -155,12 +155,12 @@ async fn header_decisions_are_not_counted() {
     }
     recorder.begin_segment("shop", None, &req).end();
     recorder.new_segment("shop").end();
-    // Without a Root the header's flag means nothing: a new trace, decided by the sampler.
+    // Without a Root the header's flag is still obeyed (a new trace), as the official SDKs do.
     recorder.begin_segment("shop", Some(&TraceHeader::parse("Sampled=1")), &req).end();
     assert_eq!(emitter.take().len(), 3 + 2 + 3);
     daemon.take_requests();
     let update = sampler.refresh_targets().await.unwrap();
     assert_eq!(update.reported, 1);
     let requests = daemon.take_requests();
-    assert_eq!(statistics(&requests[0].1), [("Default".to_owned(), (5, 5, 0))]);
+    assert_eq!(statistics(&requests[0].1), [("Default".to_owned(), (4, 4, 0))]);
 }

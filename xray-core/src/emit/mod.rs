@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::model::SegmentDocument;
 
 mod encode;
-pub(crate) mod json;
 mod gso;
+pub(crate) mod json;
 #[cfg(feature = "test-util")]
 mod memory;
 mod udp;
@@ -32,6 +32,13 @@ pub trait Emitter: Send + Sync + 'static {
         true
     }
 
+    /// Sends everything queued, waiting at most `timeout`, and stops: documents handed over
+    /// afterwards are dropped (and counted). `true` when everything queued was handled.
+    /// Defaults to [`flush`](Self::flush), for emitters with nothing to stop.
+    fn shutdown(&self, timeout: Duration) -> bool {
+        self.flush(timeout)
+    }
+
     /// Counters since the emitter started.
     fn stats(&self) -> EmitterStats {
         EmitterStats::default()
@@ -44,6 +51,9 @@ impl<E: Emitter + ?Sized> Emitter for Arc<E> {
     }
     fn flush(&self, timeout: Duration) -> bool {
         (**self).flush(timeout)
+    }
+    fn shutdown(&self, timeout: Duration) -> bool {
+        (**self).shutdown(timeout)
     }
     fn stats(&self) -> EmitterStats {
         (**self).stats()

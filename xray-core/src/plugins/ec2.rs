@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::error::{DetectError, settle};
 use super::endpoint::Target;
+use super::error::{DetectError, settle};
 use super::{Env, Resource};
 
 const TOKEN_PATH: &str = "/latest/api/token";

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::container::ProcFiles;
-use super::error::DetectError;
 use super::endpoint::Target;
+use super::error::DetectError;
 use super::{Env, Resource, join};
 use crate::log::log_limited;
 

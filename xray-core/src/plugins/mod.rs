@@ -52,8 +52,8 @@ mod ec2;
 mod ecs;
 mod eks;
 mod elastic_beanstalk;
-mod error;
 mod endpoint;
+mod error;
 mod resource;
 #[cfg(test)]
 mod tests;
