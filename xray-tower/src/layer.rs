@@ -55,6 +55,33 @@ impl XrayLayer {
     }
 }
 
+/// A layer naming every segment after the recorder's service name
+/// ([`RecorderBuilder::with_service_name`](xray_core::RecorderBuilder::with_service_name)), so
+/// that the name is set in one place (`AWS_XRAY_TRACING_NAME` still overrides it).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use axum::{Router, body::Body, routing::get};
+/// # use tower::ServiceExt;
+/// use xray_core::{AlwaysSample, MemoryEmitter, Recorder};
+/// use xray_tower::XrayLayer;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let emitter = Arc::new(MemoryEmitter::new());
+/// let recorder = Recorder::builder().with_service_name("orders").with_sampler(AlwaysSample)
+///     .with_emitter(emitter.clone()).build().unwrap();
+/// let app = Router::new().route("/", get(|| async { "ok" })).layer(XrayLayer::default().with_recorder(recorder));
+/// let response = app.oneshot(http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+/// axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+/// assert_eq!(emitter.documents()[0]["name"], "orders");
+/// # }
+/// ```
+impl Default for XrayLayer {
+    fn default() -> Self {
+        // An empty name stands for the recorder's service name (see `Recorder::begin_segment`).
+        Self::new("")
+    }
+}
+
 // `Clone` bounds: a setter copies the settings when a clone of the layer shares them (as the
 // `Layer` impl needs `Clone` too, every usable layer meets them).
 impl<N: Clone, Q: Clone, M> XrayLayer<N, Q, M> {

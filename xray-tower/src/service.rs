@@ -74,9 +74,9 @@ where
         let headers = request::Headers::scan(req.headers());
         let incoming = propagation::incoming(headers.trace);
         let asked = incoming.as_ref().is_some_and(|h| h.sampled() == SamplingFlag::Requested);
-        // A caller's decision on a valid trace is obeyed without asking the sampler, so only
-        // look up what the sampler sees when it will be asked.
-        let decided = incoming.as_ref().is_some_and(|h| h.root().is_some() && h.sampled().decision().is_some());
+        // A caller's decision (with or without a valid root) is obeyed without asking the
+        // sampler, so only look up what the sampler sees when it will be asked.
+        let decided = incoming.as_ref().is_some_and(|h| h.sampled().decision().is_some());
         // Looked up once: for the sampler here, and for `http.request` if sampled.
         let host = (!decided).then(|| request::host(&req, &headers));
         let segment = {
