@@ -12,6 +12,32 @@ use xray_local::{LocalDaemon, Trace, render};
 pub mod services;
 pub mod store;
 
+/// The Rust blocks of the workspace's README and of each crate's README, compiled (and, unless
+/// marked `no_run`, run) as doc tests, so that a README cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../xray-core/README.md")]
+pub struct CoreReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../xray-tower/README.md")]
+pub struct TowerReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../xray-reqwest/README.md")]
+pub struct ReqwestReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../xray-sqlx/README.md")]
+pub struct SqlxReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../xray-local/README.md")]
+pub struct LocalReadmeDoctests;
+
 /// Where an example's segments go.
 pub enum Destination {
     /// An in-process `xray-local`, to show the traces at the end.
