@@ -10,7 +10,7 @@
 //!   and explains every problem with its fix ([`check`], [`Problem`]);
 //! - assembles documents into traces, whatever order they arrive in: nested subsegments,
 //!   subsegments sent on their own, in-progress segments replaced by finished ones
-//!   ([`Assembler`], [`Trace`]);
+//!   ([`Collector`], [`Trace`]);
 //! - finds problems between documents once a trace has gone quiet: orphan `parent_id`s,
 //!   duplicate ids, children outside their parent's time span, traced calls whose
 //!   downstream segment never arrived;
@@ -58,7 +58,7 @@ pub mod check;
 pub mod protocol;
 pub mod render;
 
-mod assemble;
+mod collect;
 mod daemon;
 mod fields;
 mod problem;
@@ -69,10 +69,9 @@ mod trace;
 mod trace_check;
 mod tree;
 
-pub use assemble::Assembler;
+pub use collect::Collector;
 pub use daemon::{Builder, LocalDaemon, StartError};
 pub use problem::{Problem, ProblemCounts, ProblemKind, Severity};
 pub use service_map::{Edge, NodeKey, NodeKind, ServiceMap, ServiceNode};
 pub use state::{Event, Summary};
 pub use trace::{EntityKind, Node, Trace};
-pub use tree::assemble;

@@ -1,10 +1,10 @@
-//! Builds the tree of one trace from its documents, whatever order they arrived in.
+//! [`Trace::from_documents`]: the tree of one trace from its documents, whatever order they arrived in.
 
 use std::collections::{HashMap, VecDeque, hash_map::Entry};
 
 use serde_json::Value;
 
-use crate::assemble::is_finished;
+use crate::collect::is_finished;
 use crate::problem::{Problem, ProblemKind};
 use crate::trace::{EntityKind, MAX_NESTING, Node, Trace, label};
 use crate::trace_check::check_trace;
@@ -17,48 +17,50 @@ struct Flat {
     doc: Value,
 }
 
-/// Builds the tree of one trace from its documents and checks how the pieces fit.
-///
-/// Nested subsegments stay under their segment; standalone subsegments and downstream
-/// segments attach to the entity their `parent_id` names, whatever the arrival order.
-/// Entities whose parent never arrived become extra roots, reported as orphans.
-pub fn assemble(trace_id: &str, docs: &[Value]) -> Trace {
-    let mut problems = Vec::new();
-    let flats = flatten(docs, trace_id, &mut problems);
-    let index: HashMap<&str, usize> = (flats.iter().enumerate()).map(|(i, f)| (f.id.as_str(), i)).collect();
-    let mut children = vec![Vec::new(); flats.len()];
-    let mut roots = Vec::new();
-    for (i, flat) in flats.iter().enumerate() {
-        let Some(parent) = flat.parent.as_deref() else {
-            roots.push(i);
-            continue;
-        };
-        match index.get(parent) {
-            Some(&p) if p != i => children[p].push(i),
-            _ => {
+impl Trace {
+    /// Builds the tree of one trace from its documents and checks how the pieces fit.
+    ///
+    /// Nested subsegments stay under their segment; standalone subsegments and downstream
+    /// segments attach to the entity their `parent_id` names, whatever the arrival order.
+    /// Entities whose parent never arrived become extra roots, reported as orphans.
+    pub fn from_documents(trace_id: &str, docs: &[Value]) -> Trace {
+        let mut problems = Vec::new();
+        let flats = flatten(docs, trace_id, &mut problems);
+        let index: HashMap<&str, usize> = (flats.iter().enumerate()).map(|(i, f)| (f.id.as_str(), i)).collect();
+        let mut children = vec![Vec::new(); flats.len()];
+        let mut roots = Vec::new();
+        for (i, flat) in flats.iter().enumerate() {
+            let Some(parent) = flat.parent.as_deref() else {
                 roots.push(i);
-                problems.push(orphan(flat, parent, trace_id));
+                continue;
+            };
+            match index.get(parent) {
+                Some(&p) if p != i => children[p].push(i),
+                _ => {
+                    roots.push(i);
+                    problems.push(orphan(flat, parent, trace_id));
+                }
             }
         }
+        let start = |i: &usize| flats[*i].doc.get("start_time").and_then(Value::as_f64);
+        let by_start = |a: &usize, b: &usize| {
+            let key = |i| start(i).unwrap_or(f64::INFINITY);
+            key(a).total_cmp(&key(b)).then(a.cmp(b))
+        };
+        roots.sort_by(by_start);
+        for list in &mut children {
+            list.sort_by(by_start);
+        }
+        let mut tree = TreeBuilder {
+            built: vec![false; flats.len()],
+            docs: flats.into_iter().map(|f| (f.kind, f.doc)).collect(),
+            children,
+            too_deep: Vec::new(),
+        };
+        let built = tree.build_all(roots, trace_id, &mut problems);
+        problems.extend(check_trace(&built, trace_id));
+        Trace { trace_id: trace_id.to_owned(), roots: built, problems, documents: docs.len() }
     }
-    let start = |i: &usize| flats[*i].doc.get("start_time").and_then(Value::as_f64);
-    let by_start = |a: &usize, b: &usize| {
-        let key = |i| start(i).unwrap_or(f64::INFINITY);
-        key(a).total_cmp(&key(b)).then(a.cmp(b))
-    };
-    roots.sort_by(by_start);
-    for list in &mut children {
-        list.sort_by(by_start);
-    }
-    let mut tree = TreeBuilder {
-        built: vec![false; flats.len()],
-        docs: flats.into_iter().map(|f| (f.kind, f.doc)).collect(),
-        children,
-        too_deep: Vec::new(),
-    };
-    let built = tree.build_all(roots, trace_id, &mut problems);
-    problems.extend(check_trace(&built, trace_id));
-    Trace { trace_id: trace_id.to_owned(), roots: built, problems, documents: docs.len() }
 }
 
 fn orphan(flat: &Flat, parent: &str, trace_id: &str) -> Problem {
