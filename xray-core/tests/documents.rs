@@ -196,13 +196,17 @@ fn unsampled_requests_emit_nothing_but_propagate() {
 fn a_malformed_root_starts_a_new_trace() {
     let emitter = Arc::new(MemoryEmitter::new());
     let rec = recorder(&emitter);
-    let incoming = TraceHeader::parse("Root=1-nothex-zz;Parent=53995c3f42cd8ad8;Sampled=0");
+    let incoming = TraceHeader::parse("Root=1-nothex-zz;Parent=53995c3f42cd8ad8;Sampled=1");
     rec.begin_segment("svc", Some(&incoming), &SamplingRequest::default()).end();
-    let docs = emitter.documents();
-    assert_eq!(docs.len(), 1, "the malformed header's Sampled=0 must not apply to a new trace");
+    let docs = emitter.take();
+    assert_eq!(docs.len(), 1, "the malformed header's Sampled=1 applies to the new trace");
     assert_valid(&docs[0]);
     assert!(docs[0].get("parent_id").is_none());
     assert_ne!(docs[0]["trace_id"], Value::Null);
+    // The flag is obeyed without a valid root, as the official SDKs do: Sampled=0 opts out.
+    let incoming = TraceHeader::parse("Root=1-nothex-zz;Parent=53995c3f42cd8ad8;Sampled=0");
+    rec.begin_segment("svc", Some(&incoming), &SamplingRequest::default()).end();
+    assert!(emitter.documents().is_empty());
 }
 
 #[test]
