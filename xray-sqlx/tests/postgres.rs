@@ -1,4 +1,5 @@
-//! The suite against PostgreSQL, when `XRAY_TEST_POSTGRES_URL` is set.
+//! The suite against PostgreSQL at `XRAY_TEST_POSTGRES_URL`. Built without the variable, its tests show as
+//! ignored, naming it.
 
 #![cfg(feature = "postgres")]
 
@@ -25,8 +26,8 @@ fn database_type(_version: &str) -> &'static str {
     "PostgreSQL"
 }
 
-async fn open() -> Option<(sqlx::Pool<Db>, Expect)> {
-    let url = common::server_url(VAR)?;
+async fn open() -> (sqlx::Pool<Db>, Expect) {
+    let url = common::server_url(VAR);
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
@@ -37,7 +38,7 @@ async fn open() -> Option<(sqlx::Pool<Db>, Expect)> {
     // Without a database name, PostgreSQL uses the user's.
     let database = parts.database.clone().unwrap_or_else(|| parts.user.clone());
     let port = parts.port.unwrap_or(5432);
-    Some((
+    (
         pool,
         Expect {
             name: format!("{database}@{}", parts.host),
@@ -45,18 +46,20 @@ async fn open() -> Option<(sqlx::Pool<Db>, Expect)> {
             user: Some(parts.user),
             cleanup: None,
         },
-    ))
+    )
 }
 
 /// The configured password, or (trust authentication ignores it) one made up for the test.
-async fn open_with_password() -> Option<(sqlx::Pool<Db>, xray_sqlx::Options, String)> {
-    let parts = UrlParts::parse(&common::server_url(VAR)?);
+async fn open_with_password() -> (sqlx::Pool<Db>, xray_sqlx::Options, String) {
+    let parts = UrlParts::parse(&common::server_url(VAR));
     let password = parts.password.clone().unwrap_or_else(|| common::unique("s3cret"));
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_secs(10))
         .connect_lazy(&parts.with_password(&password))
         .expect("options parse");
-    Some((pool, xray_sqlx::Options::new(), password))
+    (pool, xray_sqlx::Options::new(), password)
 }
 
 include!("suite/mod.rs");
+
+suite_tests!(unless xray_test_postgres, "set XRAY_TEST_POSTGRES_URL to run against PostgreSQL");

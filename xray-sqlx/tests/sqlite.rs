@@ -24,7 +24,7 @@ fn database_type(_version: &str) -> &'static str {
 }
 
 /// A fresh database file.
-async fn open() -> Option<(sqlx::Pool<Db>, Expect)> {
+async fn open() -> (sqlx::Pool<Db>, Expect) {
     let file_name = format!("{}.db", common::unique("xray-sqlx"));
     let path = std::env::temp_dir().join(&file_name);
     let pool = SqlitePoolOptions::new()
@@ -32,22 +32,21 @@ async fn open() -> Option<(sqlx::Pool<Db>, Expect)> {
         .connect_with(SqliteConnectOptions::new().filename(&path).create_if_missing(true))
         .await
         .expect("open SQLite file");
-    Some((
-        pool,
-        Expect { name: file_name, url: format!("sqlite://{}", path.display()), user: None, cleanup: Some(path) },
-    ))
+    (pool, Expect { name: file_name, url: format!("sqlite://{}", path.display()), user: None, cleanup: Some(path) })
 }
 
 /// SQLite has no password; the URL the application records may still carry secrets.
-async fn open_with_password() -> Option<(sqlx::Pool<Db>, xray_sqlx::Options, String)> {
+async fn open_with_password() -> (sqlx::Pool<Db>, xray_sqlx::Options, String) {
     let password = common::unique("s3cret");
     let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
     let options = xray_sqlx::Options::new()
         .with_url(&format!("sqlite://admin:{password}@/var/data/app.db?token={password}&mode=ro"));
-    Some((pool, options, password))
+    (pool, options, password)
 }
 
 include!("suite/mod.rs");
+
+suite_tests!(always);
 
 #[tokio::test]
 async fn in_memory_database_and_name_override() {
@@ -80,7 +79,7 @@ async fn in_memory_database_and_name_override() {
 async fn concurrent_statements_all_carry_the_version() {
     use xray_core::TraceFutureExt;
 
-    let Some(db) = Setup::new().await else { return };
+    let db = Setup::new().await;
     let pool = db.traced(Options::new());
     let (sums, doc) = Capture::new()
         .run(async {

@@ -1,8 +1,7 @@
 // Statements on acquired connections and transactions, and streams. Included by `mod.rs`.
 
-#[tokio::test]
-async fn transaction_commit_traces_every_statement_on_the_transaction() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn transaction_commit_traces_every_statement_on_the_transaction() {
+    let db = Setup::new().await;
     let pool = db.traced(Options::new().with_collect_queries(true));
     let insert = db.sql("INSERT INTO {t} (id, name) VALUES ($1, $2)");
     let (_, doc) = Capture::new()
@@ -24,9 +23,8 @@ async fn transaction_commit_traces_every_statement_on_the_transaction() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn transaction_rollback_and_savepoints() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn transaction_rollback_and_savepoints() {
+    let db = Setup::new().await;
     let pool = db.traced(Options::new().with_collect_queries(true));
     let insert = db.sql("INSERT INTO {t} (id, name) VALUES ($1, $2)");
     let (_, doc) = Capture::new()
@@ -68,9 +66,8 @@ async fn transaction_rollback_and_savepoints() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn acquired_connection_is_traced() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn acquired_connection_is_traced() {
+    let db = Setup::new().await;
     db.insert(1, "ada").await;
     let pool = db.traced(Options::new().with_collect_queries(true));
     let select = db.sql("SELECT name FROM {t} WHERE id = $1");
@@ -104,9 +101,8 @@ async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
-#[tokio::test]
-async fn stream_ends_its_subsegment_when_consumed() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn stream_ends_its_subsegment_when_consumed() {
+    let db = Setup::new().await;
     for (id, name) in [(1, "ada"), (2, "grace"), (3, "edsger")] {
         db.insert(id, name).await;
     }
@@ -129,9 +125,8 @@ async fn stream_ends_its_subsegment_when_consumed() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn stream_ends_its_subsegment_when_dropped() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn stream_ends_its_subsegment_when_dropped() {
+    let db = Setup::new().await;
     for (id, name) in [(1, "ada"), (2, "grace"), (3, "edsger")] {
         db.insert(id, name).await;
     }

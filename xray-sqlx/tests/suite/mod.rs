@@ -1,6 +1,8 @@
 // The tests every database runs. Each `tests/<database>.rs` defines `Db`, the dialect
 // (`dialect`, `ERROR_TYPE`, `SYNTAX_CODE`, `UNIQUE_CODE`, `VERSION_SQL`, `database_type`),
-// `open()` and `open_with_password()`, then includes this file.
+// `open()` and `open_with_password()`, includes this file, then declares the tests with
+// `suite_tests!`: `always` (SQLite), or `unless CFG, "REASON"` for a server database, whose tests
+// show as ignored with REASON unless build.rs set CFG (the server's URL variable was set).
 
 use futures_core::Stream;
 use serde_json::{Value, json};
@@ -36,9 +38,9 @@ struct Person {
 }
 
 impl Setup {
-    /// `None` when this database is not configured for the run (the test is skipped).
-    async fn new() -> Option<Self> {
-        let (raw, expect) = open().await?;
+    /// A fresh table in this run's database.
+    async fn new() -> Self {
+        let (raw, expect) = open().await;
         let version: String = sqlx::query_scalar(VERSION_SQL).fetch_one(&raw).await.expect("version query");
         let table = unique("xray");
         sqlx::raw_sql(AssertSqlSafe(format!(
@@ -47,7 +49,7 @@ impl Setup {
         .execute(&raw)
         .await
         .expect("create table");
-        Some(Self {
+        Self {
             raw,
             table,
             name: expect.name,
@@ -56,7 +58,7 @@ impl Setup {
             database_type: database_type(&version).to_owned(),
             version,
             cleanup: expect.cleanup,
-        })
+        }
     }
 
     fn traced(&self, options: Options) -> TracedPool<Db> {
@@ -132,5 +134,48 @@ fn assert_fault(sub: &Value, code: &str) -> Value {
     ex
 }
 
-include!("statements.rs");
-include!("connections.rs");
+/// The suite's test bodies, each run by the test of the same name that `suite_tests!` declares.
+mod cases {
+    use super::*;
+
+    include!("statements.rs");
+    include!("connections.rs");
+}
+
+/// Declares one `#[tokio::test]` per function of `cases`: `always` runs them; `unless CFG,
+/// "REASON"` marks them ignored, with REASON, when CFG is not set.
+macro_rules! suite_tests {
+    (always) => {
+        suite_tests!(@each all(), "");
+    };
+    (unless $configured:meta, $reason:literal) => {
+        suite_tests!(@each $configured, $reason);
+    };
+    (@each $configured:meta, $reason:literal) => {
+        suite_tests!(@tests $configured, $reason, [
+            select_insert_update_have_exact_fields,
+            text_statements_are_calls_and_prepared_ones_statements,
+            syntax_error_is_a_remote_fault_with_the_database_code,
+            constraint_violation_is_a_remote_fault,
+            row_not_found_is_not_a_fault,
+            typed_queries_run_unchanged,
+            query_text_only_when_opted_in_and_binds_never,
+            no_password_in_any_document,
+            outside_a_trace_and_unsampled_statements_go_straight_through,
+            transaction_commit_traces_every_statement_on_the_transaction,
+            transaction_rollback_and_savepoints,
+            acquired_connection_is_traced,
+            stream_ends_its_subsegment_when_consumed,
+            stream_ends_its_subsegment_when_dropped,
+        ]);
+    };
+    (@tests $configured:meta, $reason:literal, [$($name:ident),* $(,)?]) => {
+        $(
+            #[tokio::test]
+            #[cfg_attr(not($configured), ignore = $reason)]
+            async fn $name() {
+                cases::$name().await;
+            }
+        )*
+    };
+}

@@ -1,9 +1,8 @@
 // Single statements on the pool: fields, preparation, errors, typed queries, query text,
 // credentials, and untraced use. Included by `mod.rs`.
 
-#[tokio::test]
-async fn select_insert_update_have_exact_fields() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn select_insert_update_have_exact_fields() {
+    let db = Setup::new().await;
     let pool = db.traced(Options::new());
     let capture = Capture::new();
     let (found, doc) = capture
@@ -39,9 +38,8 @@ async fn select_insert_update_have_exact_fields() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn text_statements_are_calls_and_prepared_ones_statements() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn text_statements_are_calls_and_prepared_ones_statements() {
+    let db = Setup::new().await;
     let pool = db.traced(Options::new().with_collect_queries(true));
     let (_, doc) = Capture::new()
         .run(async {
@@ -60,9 +58,8 @@ async fn text_statements_are_calls_and_prepared_ones_statements() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn syntax_error_is_a_remote_fault_with_the_database_code() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn syntax_error_is_a_remote_fault_with_the_database_code() {
+    let db = Setup::new().await;
     let pool = db.traced(Options::new());
     let (result, doc) = Capture::new().run(sqlx::query("SELEC 1").execute(&pool)).await;
     let err = result.expect_err("a syntax error");
@@ -79,9 +76,8 @@ async fn syntax_error_is_a_remote_fault_with_the_database_code() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn constraint_violation_is_a_remote_fault() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn constraint_violation_is_a_remote_fault() {
+    let db = Setup::new().await;
     db.insert(1, "ada").await;
     let pool = db.traced(Options::new());
     let (result, doc) = Capture::new()
@@ -98,9 +94,8 @@ async fn constraint_violation_is_a_remote_fault() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn row_not_found_is_not_a_fault() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn row_not_found_is_not_a_fault() {
+    let db = Setup::new().await;
     let pool = db.traced(Options::new());
     let query = db.sql("SELECT id, name FROM {t} WHERE id = $1");
     let ((one, optional), doc) = Capture::new()
@@ -117,11 +112,10 @@ async fn row_not_found_is_not_a_fault() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn typed_queries_run_unchanged() {
+pub(super) async fn typed_queries_run_unchanged() {
     // The runtime-checked equivalents of `query!`, `query_as!` and `query_scalar!`: the macros
     // expand to the same `Map`/`QueryAs` executions, but need a database at compile time.
-    let Some(db) = Setup::new().await else { return };
+    let db = Setup::new().await;
     db.insert(1, "ada").await;
     db.insert(2, "grace").await;
     let pool = db.traced(Options::new());
@@ -151,9 +145,8 @@ async fn typed_queries_run_unchanged() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn query_text_only_when_opted_in_and_binds_never() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn query_text_only_when_opted_in_and_binds_never() {
+    let db = Setup::new().await;
     let bound = unique("bound-value");
     let select = db.sql("SELECT COUNT(*) FROM {t} WHERE name = $1");
     let run = |capture: Capture, options: Options| {
@@ -179,9 +172,8 @@ async fn query_text_only_when_opted_in_and_binds_never() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn no_password_in_any_document() {
-    let Some((raw, options, password)) = open_with_password().await else { return };
+pub(super) async fn no_password_in_any_document() {
+    let (raw, options, password) = open_with_password().await;
     let pool = TracedPool::new(raw, options);
     let (result, doc) = Capture::new()
         .run(async {
@@ -204,9 +196,8 @@ async fn no_password_in_any_document() {
     pool.close().await;
 }
 
-#[tokio::test]
-async fn outside_a_trace_and_unsampled_statements_go_straight_through() {
-    let Some(db) = Setup::new().await else { return };
+pub(super) async fn outside_a_trace_and_unsampled_statements_go_straight_through() {
+    let db = Setup::new().await;
     let pool = db.traced(Options::new().with_collect_queries(true));
     let capture = Capture::new();
     // No segment at all.
