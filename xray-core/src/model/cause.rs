@@ -176,14 +176,6 @@ impl Cause {
         Self::Details(CauseDetails::from_error(err, None, remote))
     }
 
-    /// The id of the first exception, to reference from a parent.
-    pub fn first_exception_id(&self) -> Option<EntityId> {
-        match self {
-            Self::Reference(id) => Some(*id),
-            Self::Details(d) => d.exceptions.first().map(|e| e.id),
-        }
-    }
-
     pub(crate) fn estimated_size(&self) -> usize {
         match self {
             Self::Reference(_) => 30,

@@ -174,11 +174,6 @@ impl SegmentDocument {
         crate::emit::json::write_document(out, self)
     }
 
-    /// The number of entities in this tree, this one included.
-    pub fn entity_count(&self) -> usize {
-        1 + self.subsegments.iter().map(Self::entity_count).sum::<usize>()
-    }
-
     /// A cheap estimate of the serialized size in bytes, for queue and streaming budgets.
     pub fn estimated_size(&self) -> usize {
         let mut n = 150 + self.name.len();
