@@ -10,7 +10,9 @@ use std::io;
 
 use serde::Serialize;
 
-use crate::model::{AnnotationValue, Aws, Http, Namespace, SegmentDocument, Sql};
+use crate::model::{
+    AnnotationValue, Aws, Http, HttpRequest, HttpResponse, Namespace, SegmentDocument, Service, Sql, XraySdk,
+};
 use crate::time::Timestamp;
 
 /// Bytes that must be escaped inside a JSON string: control characters, `"` and `\`.
@@ -133,6 +135,17 @@ impl<'a> Fields<'a> {
         self.out
     }
 
+    /// A key that may need escaping (a resource block's name), written as a JSON string.
+    fn key_str(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_str(self.out, key);
+        self.out.push(b':');
+        self.out
+    }
+
     fn str(&mut self, key: &[u8], value: &Option<impl AsRef<str>>) {
         if let Some(v) = value {
             let out = self.key(key);
@@ -152,26 +165,25 @@ impl<'a> Fields<'a> {
 }
 
 fn write_http(out: &mut Vec<u8>, http: &Http) {
+    let Http { request, response } = http;
     let mut f = Fields::open(out);
-    if let Some(r) = &http.request {
-        let out = f.key(b"\"request\"");
-        let mut g = Fields::open(out);
-        g.str(b"\"method\"", &r.method);
-        g.str(b"\"url\"", &r.url);
-        g.str(b"\"user_agent\"", &r.user_agent);
-        g.str(b"\"client_ip\"", &r.client_ip);
-        g.flag(b"\"x_forwarded_for\"", r.x_forwarded_for);
-        g.flag(b"\"traced\"", r.traced);
+    if let Some(HttpRequest { method, url, user_agent, client_ip, x_forwarded_for, traced }) = request {
+        let mut g = Fields::open(f.key(b"\"request\""));
+        g.str(b"\"method\"", method);
+        g.str(b"\"url\"", url);
+        g.str(b"\"user_agent\"", user_agent);
+        g.str(b"\"client_ip\"", client_ip);
+        g.flag(b"\"x_forwarded_for\"", *x_forwarded_for);
+        g.flag(b"\"traced\"", *traced);
         g.close();
     }
-    if let Some(r) = &http.response {
-        let out = f.key(b"\"response\"");
-        let mut g = Fields::open(out);
-        if let Some(s) = r.status {
-            write_u64(g.key(b"\"status\""), u64::from(s));
+    if let Some(HttpResponse { status, content_length }) = response {
+        let mut g = Fields::open(f.key(b"\"response\""));
+        if let Some(s) = status {
+            write_u64(g.key(b"\"status\""), u64::from(*s));
         }
-        if let Some(n) = r.content_length {
-            write_u64(g.key(b"\"content_length\""), n);
+        if let Some(n) = content_length {
+            write_u64(g.key(b"\"content_length\""), *n);
         }
         g.close();
     }
@@ -179,42 +191,46 @@ fn write_http(out: &mut Vec<u8>, http: &Http) {
 }
 
 fn write_aws(out: &mut Vec<u8>, aws: &Aws) -> io::Result<()> {
+    let Aws { xray, account_id, operation, region, request_id, other } = aws;
     let mut f = Fields::open(out);
-    if let Some(x) = &aws.xray {
-        let out = f.key(b"\"xray\"");
-        let mut g = Fields::open(out);
-        g.str(b"\"sdk\"", &x.sdk);
-        g.str(b"\"sdk_version\"", &x.sdk_version);
-        g.str(b"\"sampling_rule_name\"", &x.sampling_rule_name);
+    if let Some(XraySdk { sdk, sdk_version, sampling_rule_name }) = xray {
+        let mut g = Fields::open(f.key(b"\"xray\""));
+        g.str(b"\"sdk\"", sdk);
+        g.str(b"\"sdk_version\"", sdk_version);
+        g.str(b"\"sampling_rule_name\"", sampling_rule_name);
         g.close();
     }
-    f.str(b"\"account_id\"", &aws.account_id);
-    f.str(b"\"operation\"", &aws.operation);
-    f.str(b"\"region\"", &aws.region);
-    f.str(b"\"request_id\"", &aws.request_id);
-    for (k, v) in &aws.other {
-        if !f.first {
-            f.out.push(b',');
-        }
-        f.first = false;
-        write_str(f.out, k);
-        f.out.push(b':');
-        write_serde(f.out, v)?;
+    f.str(b"\"account_id\"", account_id);
+    f.str(b"\"operation\"", operation);
+    f.str(b"\"region\"", region);
+    f.str(b"\"request_id\"", request_id);
+    for (k, v) in other {
+        write_serde(f.key_str(k), v)?;
     }
     f.close();
     Ok(())
 }
 
 fn write_sql(out: &mut Vec<u8>, sql: &Sql) {
+    let Sql {
+        url,
+        connection_string,
+        sanitized_query,
+        database_type,
+        database_version,
+        driver_version,
+        user,
+        preparation,
+    } = sql;
     let mut f = Fields::open(out);
-    f.str(b"\"url\"", &sql.url);
-    f.str(b"\"connection_string\"", &sql.connection_string);
-    f.str(b"\"sanitized_query\"", &sql.sanitized_query);
-    f.str(b"\"database_type\"", &sql.database_type);
-    f.str(b"\"database_version\"", &sql.database_version);
-    f.str(b"\"driver_version\"", &sql.driver_version);
-    f.str(b"\"user\"", &sql.user);
-    f.str(b"\"preparation\"", &sql.preparation);
+    f.str(b"\"url\"", url);
+    f.str(b"\"connection_string\"", connection_string);
+    f.str(b"\"sanitized_query\"", sanitized_query);
+    f.str(b"\"database_type\"", database_type);
+    f.str(b"\"database_version\"", database_version);
+    f.str(b"\"driver_version\"", driver_version);
+    f.str(b"\"user\"", user);
+    f.str(b"\"preparation\"", preparation);
     f.close();
 }
 
@@ -225,58 +241,88 @@ fn write_hex_id(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Appends `doc` as JSON to `out`.
+///
+/// Every field is named here (no `..`), so that a field added to the model does not compile
+/// until it is written too.
 pub(crate) fn write_document(out: &mut Vec<u8>, doc: &SegmentDocument) -> io::Result<()> {
+    let SegmentDocument {
+        name,
+        id,
+        trace_id,
+        parent_id,
+        start_time,
+        end_time,
+        in_progress,
+        kind,
+        namespace,
+        error,
+        fault,
+        throttle,
+        cause,
+        http,
+        aws,
+        sql,
+        service,
+        origin,
+        user,
+        resource_arn,
+        precursor_ids,
+        annotations,
+        metadata,
+        subsegments,
+    } = doc;
     let mut f = Fields::open(out);
-    write_str(f.key(b"\"name\""), &doc.name);
-    write_hex_id(f.key(b"\"id\""), &doc.id.to_bytes());
-    if let Some(t) = &doc.trace_id {
+    write_str(f.key(b"\"name\""), name);
+    write_hex_id(f.key(b"\"id\""), &id.to_bytes());
+    if let Some(t) = trace_id {
         write_hex_id(f.key(b"\"trace_id\""), &t.to_bytes());
     }
-    if let Some(p) = &doc.parent_id {
+    if let Some(p) = parent_id {
         write_hex_id(f.key(b"\"parent_id\""), &p.to_bytes());
     }
-    write_time(f.key(b"\"start_time\""), doc.start_time);
-    if let Some(t) = doc.end_time {
+    write_time(f.key(b"\"start_time\""), *start_time);
+    if let Some(t) = *end_time {
         write_time(f.key(b"\"end_time\""), t);
     }
-    f.flag(b"\"in_progress\"", doc.in_progress);
-    if doc.kind.is_some() {
+    f.flag(b"\"in_progress\"", *in_progress);
+    if kind.is_some() {
         f.key(b"\"type\"").extend_from_slice(b"\"subsegment\"");
     }
-    if let Some(ns) = &doc.namespace {
+    if let Some(ns) = namespace {
         let text: &[u8] = match ns {
             Namespace::Aws => b"\"aws\"",
             Namespace::Remote => b"\"remote\"",
         };
         f.key(b"\"namespace\"").extend_from_slice(text);
     }
-    f.flag(b"\"error\"", doc.error);
-    f.flag(b"\"fault\"", doc.fault);
-    f.flag(b"\"throttle\"", doc.throttle);
-    if let Some(cause) = &doc.cause {
+    f.flag(b"\"error\"", *error);
+    f.flag(b"\"fault\"", *fault);
+    f.flag(b"\"throttle\"", *throttle);
+    if let Some(cause) = cause {
         write_serde(f.key(b"\"cause\""), cause)?;
     }
-    if let Some(http) = &doc.http {
+    if let Some(http) = http {
         write_http(f.key(b"\"http\""), http);
     }
-    if let Some(aws) = &doc.aws {
+    if let Some(aws) = aws {
         write_aws(f.key(b"\"aws\""), aws)?;
     }
-    if let Some(sql) = &doc.sql {
+    if let Some(sql) = sql {
         write_sql(f.key(b"\"sql\""), sql);
     }
-    if let Some(service) = &doc.service {
+    if let Some(service) = service {
+        let Service { version } = service;
         let mut g = Fields::open(f.key(b"\"service\""));
-        g.str(b"\"version\"", &service.version);
+        g.str(b"\"version\"", version);
         g.close();
     }
-    f.str(b"\"origin\"", &doc.origin);
-    f.str(b"\"user\"", &doc.user);
-    f.str(b"\"resource_arn\"", &doc.resource_arn);
-    if !doc.precursor_ids.is_empty() {
+    f.str(b"\"origin\"", origin);
+    f.str(b"\"user\"", user);
+    f.str(b"\"resource_arn\"", resource_arn);
+    if !precursor_ids.is_empty() {
         let out = f.key(b"\"precursor_ids\"");
         out.push(b'[');
-        for (i, id) in doc.precursor_ids.iter().enumerate() {
+        for (i, id) in precursor_ids.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -284,10 +330,10 @@ pub(crate) fn write_document(out: &mut Vec<u8>, doc: &SegmentDocument) -> io::Re
         }
         out.push(b']');
     }
-    if !doc.annotations.is_empty() {
+    if !annotations.is_empty() {
         let out = f.key(b"\"annotations\"");
         out.push(b'{');
-        for (i, (k, v)) in doc.annotations.iter().enumerate() {
+        for (i, (k, v)) in annotations.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -304,13 +350,13 @@ pub(crate) fn write_document(out: &mut Vec<u8>, doc: &SegmentDocument) -> io::Re
         }
         out.push(b'}');
     }
-    if !doc.metadata.is_empty() {
-        write_serde(f.key(b"\"metadata\""), &doc.metadata)?;
+    if !metadata.is_empty() {
+        write_serde(f.key(b"\"metadata\""), &metadata)?;
     }
-    if !doc.subsegments.is_empty() {
+    if !subsegments.is_empty() {
         let out = f.key(b"\"subsegments\"");
         out.push(b'[');
-        for (i, sub) in doc.subsegments.iter().enumerate() {
+        for (i, sub) in subsegments.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -352,64 +398,85 @@ mod tests {
 
     #[test]
     fn same_json_as_serde_for_every_field() {
-        let mut doc =
-            SegmentDocument::new("svc \"quoted\"", EntityId::new(), Timestamp::from_micros(1_700_000_000_000_001));
-        doc.trace_id = Some(TraceId::new());
-        doc.parent_id = Some(EntityId::new());
-        doc.end_time = Some(Timestamp::from_micros(1_700_000_000_500_000));
-        doc.namespace = Some(Namespace::Remote);
-        doc.error = true;
-        doc.fault = true;
-        doc.throttle = true;
-        doc.cause = Some(Box::new(Cause::Details(crate::model::CauseDetails {
-            working_directory: Some("/srv".into()),
-            paths: vec![],
-            exceptions: vec![Exception::new("E", "m").remote(true)],
-        })));
-        doc.http = Some(Http {
-            request: Some(HttpRequest {
-                method: Some("GET".into()),
-                url: Some("http://h/p".into()),
-                user_agent: Some("ua".into()),
-                client_ip: Some("1.2.3.4".into()),
-                x_forwarded_for: true,
-                traced: true,
-            }),
-            response: Some(HttpResponse { status: Some(503), content_length: Some(7) }),
-        });
+        let child = SegmentDocument {
+            kind: Some(DocumentType::Subsegment),
+            in_progress: true,
+            namespace: Some(Namespace::Aws),
+            ..SegmentDocument::new("child", EntityId::new(), Timestamp::from_micros(1_700_000_000_100_000))
+        };
+        let mut annotations = crate::model::Annotations::default();
+        annotations.insert("b", true.into());
+        annotations.insert("i", (-5).into());
+        annotations.insert("u", u64::MAX.into());
+        annotations.insert("f", 0.25.into());
+        annotations.insert("s", "x\ny".into());
+        let mut metadata = crate::model::Metadata::default();
+        metadata.insert("default", "k", json!({"nested": [1, "two", null]}));
         let mut other = serde_json::Map::new();
         other.insert("ecs".into(), json!({"container": "c1"}));
-        doc.aws = Some(Box::new(Aws {
-            xray: Some(XraySdk { sampling_rule_name: Some("r1".into()), ..XraySdk::this_sdk() }),
-            account_id: Some("123".into()),
-            operation: Some("GetItem".into()),
-            region: Some("eu-west-1".into()),
-            request_id: Some("req".into()),
-            other,
-        }));
-        doc.sql = Some(Box::new(Sql {
-            url: Some("postgres://h/db".into()),
-            sanitized_query: Some("SELECT $1".into()),
-            preparation: Some("statement".into()),
-            ..Sql::default()
-        }));
-        doc.service = Some(Service { version: Some("1.0".into()) });
-        doc.origin = Some("AWS::EC2::Instance".into());
-        doc.user = Some("u".into());
-        doc.resource_arn = Some("arn:aws:x".into());
-        doc.precursor_ids = vec![EntityId::new(), EntityId::new()];
-        doc.annotations.insert("b", true.into());
-        doc.annotations.insert("i", (-5).into());
-        doc.annotations.insert("u", u64::MAX.into());
-        doc.annotations.insert("f", 0.25.into());
-        doc.annotations.insert("s", "x\ny".into());
-        doc.metadata.insert("default", "k", json!({"nested": [1, "two", null]}));
-        let mut child = SegmentDocument::new("child", EntityId::new(), Timestamp::from_micros(1_700_000_000_100_000));
-        child.kind = Some(DocumentType::Subsegment);
-        child.in_progress = true;
-        child.namespace = Some(Namespace::Aws);
-        doc.subsegments.push(child.clone());
-        doc.subsegments.push(child);
+        other.insert("quo\"ted".into(), json!(1));
+        // Every field named, without `..`: a field added to the model must be added here, and
+        // then shows whether the writer sends it.
+        let doc = SegmentDocument {
+            name: "svc \"quoted\"".into(),
+            id: EntityId::new(),
+            trace_id: Some(TraceId::new()),
+            parent_id: Some(EntityId::new()),
+            start_time: Timestamp::from_micros(1_700_000_000_000_001),
+            end_time: Some(Timestamp::from_micros(1_700_000_000_500_000)),
+            in_progress: false,
+            kind: Some(DocumentType::Subsegment),
+            namespace: Some(Namespace::Remote),
+            error: true,
+            fault: true,
+            throttle: true,
+            cause: Some(Box::new(Cause::Details(crate::model::CauseDetails {
+                working_directory: Some("/srv".into()),
+                paths: vec!["src/main.rs".into()],
+                exceptions: vec![Exception::new("E", "m").remote(true)],
+            }))),
+            http: Some(Http {
+                request: Some(HttpRequest {
+                    method: Some("GET".into()),
+                    url: Some("http://h/p".into()),
+                    user_agent: Some("ua".into()),
+                    client_ip: Some("1.2.3.4".into()),
+                    x_forwarded_for: true,
+                    traced: true,
+                }),
+                response: Some(HttpResponse { status: Some(503), content_length: Some(7) }),
+            }),
+            aws: Some(Box::new(Aws {
+                xray: Some(XraySdk {
+                    sdk: Some("X-Ray for Rust".into()),
+                    sdk_version: Some("0.1.0".into()),
+                    sampling_rule_name: Some("r1".into()),
+                }),
+                account_id: Some("123".into()),
+                operation: Some("GetItem".into()),
+                region: Some("eu-west-1".into()),
+                request_id: Some("req".into()),
+                other,
+            })),
+            sql: Some(Box::new(Sql {
+                url: Some("postgres://h/db".into()),
+                connection_string: Some("host=h dbname=db".into()),
+                sanitized_query: Some("SELECT $1".into()),
+                database_type: Some("PostgreSQL".into()),
+                database_version: Some("16.1".into()),
+                driver_version: Some("sqlx-0.9".into()),
+                user: Some("app".into()),
+                preparation: Some("statement".into()),
+            })),
+            service: Some(Service { version: Some("1.0".into()) }),
+            origin: Some("AWS::EC2::Instance".into()),
+            user: Some("u".into()),
+            resource_arn: Some("arn:aws:x".into()),
+            precursor_ids: vec![EntityId::new(), EntityId::new()],
+            annotations,
+            metadata,
+            subsegments: vec![child.clone(), child],
+        };
         assert_eq!(fast(&doc), serde_json::to_value(&doc).unwrap());
         let minimal = SegmentDocument::new("m", EntityId::new(), Timestamp::from_micros(0));
         assert_eq!(fast(&minimal), serde_json::to_value(&minimal).unwrap());
