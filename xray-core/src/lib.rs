@@ -53,7 +53,7 @@
 //! - setting up: [`Recorder`] ([`Recorder::from_env`] reads the standard variables listed in
 //!   [`config`]), its [`RecorderBuilder`] and [`RecorderGuard`]; samplers ([`AlwaysSample`],
 //!   [`NeverSample`], [`LocalRules`]; the rest in [`sampling`]); emitters ([`UdpEmitter`],
-//!   [`NullEmitter`], and `MemoryEmitter` with the `test-util` feature; the rest in [`emit`]);
+//!   [`NullEmitter`]; the rest in [`emit`]);
 //! - recording: [`current`], [`try_current`], [`in_subsegment`], [`in_subsegment_sync`],
 //!   [`TraceFutureExt`], and the [`Entity`] / [`Segment`] / [`Subsegment`] handles with the
 //!   values they take ([`AnnotationValue`], [`Cause`], [`Exception`]);
@@ -61,7 +61,8 @@
 //!   [`EntityId`], [`TraceHeader`].
 //!
 //! What only instrumentation needs is in [`integration`]; the wire format in [`model`] and
-//! [`header`]; where the service runs in [`plugins`].
+//! [`header`]; where the service runs in [`plugins`]. With the `test-util` feature, `test`
+//! captures what a recorder emits (`test::capture`, `test::Capture`, `MemoryEmitter`).
 
 pub mod config;
 mod context;
@@ -79,6 +80,8 @@ mod recorder;
 pub mod sampling;
 mod segment;
 mod sys;
+#[cfg(feature = "test-util")]
+pub mod test;
 mod time;
 mod trace;
 

@@ -1,17 +1,17 @@
 //! The current entity follows each task and nothing leaks between traces.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use xray_core::{AlwaysSample, ContextMissing, MemoryEmitter, Recorder, TraceFutureExt};
+use xray_core::test::Capture;
+use xray_core::{ContextMissing, Recorder, TraceFutureExt};
 use xray_tests::assert_valid;
 
-fn setup() -> (Arc<MemoryEmitter>, Recorder) {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = Recorder::builder().with_sampler(AlwaysSample).with_emitter(emitter.clone()).build().unwrap();
-    (emitter, rec)
+fn setup() -> (Capture, Recorder) {
+    let capture = Capture::new();
+    let rec = capture.recorder().clone();
+    (capture, rec)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,22 +3,22 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use xray_core::integration::{HttpRequest, HttpResponse, Namespace, SamplingRequest, Sql};
+use xray_core::test::Capture;
 use xray_core::{
-    AlwaysSample, Emitter, Exception, HttpRequest, HttpResponse, MemoryEmitter, Namespace, NeverSample, Recorder,
-    SamplingFlag, SamplingRequest, Sql, TraceFutureExt, TraceHeader,
+    AlwaysSample, Emitter, Exception, MemoryEmitter, NeverSample, Recorder, SamplingFlag, TraceFutureExt, TraceHeader,
 };
 use xray_tests::assert_valid;
 
-fn recorder(emitter: &Arc<MemoryEmitter>) -> Recorder {
-    Recorder::builder()
-        .with_service_name("orders")
-        .with_sampler(AlwaysSample)
-        .with_emitter(emitter.clone())
-        .with_origin("AWS::ECS::Container")
-        .with_service_version("1.2.3")
-        .with_aws_resource("ecs", json!({"container": "orders-7f9c"}))
-        .build()
-        .unwrap()
+/// A recorder of service `orders` on ECS, keeping its documents.
+fn orders() -> Capture {
+    Capture::with(|builder| {
+        builder
+            .with_service_name("orders")
+            .with_origin("AWS::ECS::Container")
+            .with_service_version("1.2.3")
+            .with_aws_resource("ecs", json!({"container": "orders-7f9c"}))
+    })
 }
 
 #[derive(Debug)]
@@ -32,8 +32,8 @@ impl std::error::Error for Boom {}
 
 #[tokio::test]
 async fn a_fully_populated_segment_is_valid_and_complete() {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = recorder(&emitter);
+    let capture = orders();
+    let rec = capture.recorder();
     let incoming =
         TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1");
     let segment = rec.begin_segment("ignored-when-tracing-name-unset", Some(&incoming), &SamplingRequest::default());
@@ -91,7 +91,7 @@ async fn a_fully_populated_segment_is_valid_and_complete() {
     .await;
     segment.end();
 
-    let docs = emitter.documents();
+    let docs = capture.documents();
     assert_eq!(docs.len(), 1);
     let doc = &docs[0];
     assert_valid(doc);
@@ -123,17 +123,12 @@ async fn a_fully_populated_segment_is_valid_and_complete() {
 
 #[test]
 fn tracing_name_overrides_and_bad_names_are_sanitized() {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = Recorder::builder()
-        .with_sampler(AlwaysSample)
-        .with_emitter(emitter.clone())
-        .with_tracing_name("checkout")
-        .build()
-        .unwrap();
+    let capture = Capture::with(|b| b.with_tracing_name("checkout"));
+    let rec = capture.recorder();
     rec.new_segment("whatever").end();
-    let odd = Recorder::builder().with_sampler(AlwaysSample).with_emitter(emitter.clone()).build().unwrap();
+    let odd = Recorder::builder().with_sampler(AlwaysSample).with_emitter(capture.emitter().clone()).build().unwrap();
     odd.new_segment("GET /a?b=c|d").end();
-    let docs = emitter.documents();
+    let docs = capture.documents();
     assert_eq!(docs[0]["name"], "checkout");
     assert_eq!(docs[1]["name"], "GET /a_b=c_d");
     docs.iter().for_each(assert_valid);
@@ -141,8 +136,8 @@ fn tracing_name_overrides_and_bad_names_are_sanitized() {
 
 #[test]
 fn in_progress_and_independent_subsegments_are_valid() {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = recorder(&emitter);
+    let capture = orders();
+    let rec = capture.recorder();
     let segment = rec.new_segment("long-job");
     segment.send_in_progress();
     let child = segment.begin_subsegment("step");
@@ -152,7 +147,7 @@ fn in_progress_and_independent_subsegments_are_valid() {
     // The grandchild outlives its parent and the segment: it goes out on its own.
     grandchild.annotate("late", true);
     grandchild.end();
-    let docs = emitter.documents();
+    let docs = capture.documents();
     assert_eq!(docs.len(), 3);
     docs.iter().for_each(assert_valid);
     assert_eq!(docs[0]["in_progress"], true);
@@ -169,8 +164,8 @@ fn in_progress_and_independent_subsegments_are_valid() {
 
 #[test]
 fn unsampled_requests_emit_nothing_but_propagate() {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = Recorder::builder().with_sampler(NeverSample).with_emitter(emitter.clone()).build().unwrap();
+    let capture = Capture::with(|b| b.with_sampler(NeverSample));
+    let rec = capture.recorder();
     let incoming = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=x:1");
     let segment = rec.begin_segment("svc", Some(&incoming), &SamplingRequest::default());
     assert!(!segment.is_sampled());
@@ -180,7 +175,7 @@ fn unsampled_requests_emit_nothing_but_propagate() {
     assert_eq!(header.to_string(), "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0;Lineage=x:1");
     sub.end();
     segment.end();
-    assert!(emitter.documents().is_empty());
+    assert!(capture.documents().is_empty());
 
     // A caller's Sampled=1 wins over a sampler that says no.
     let incoming = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
@@ -189,16 +184,16 @@ fn unsampled_requests_emit_nothing_but_propagate() {
     assert_eq!(header.sampled(), SamplingFlag::Sampled);
     assert_eq!(header.parent(), segment.id());
     segment.end();
-    assert_eq!(emitter.documents().len(), 1);
+    assert_eq!(capture.documents().len(), 1);
 }
 
 #[test]
 fn a_malformed_root_starts_a_new_trace() {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = recorder(&emitter);
+    let capture = orders();
+    let rec = capture.recorder();
     let incoming = TraceHeader::parse("Root=1-nothex-zz;Parent=53995c3f42cd8ad8;Sampled=1");
     rec.begin_segment("svc", Some(&incoming), &SamplingRequest::default()).end();
-    let docs = emitter.take();
+    let docs = capture.take();
     assert_eq!(docs.len(), 1, "the malformed header's Sampled=1 applies to the new trace");
     assert_valid(&docs[0]);
     assert!(docs[0].get("parent_id").is_none());
@@ -206,13 +201,13 @@ fn a_malformed_root_starts_a_new_trace() {
     // The flag is obeyed without a valid root, as the official SDKs do: Sampled=0 opts out.
     let incoming = TraceHeader::parse("Root=1-nothex-zz;Parent=53995c3f42cd8ad8;Sampled=0");
     rec.begin_segment("svc", Some(&incoming), &SamplingRequest::default()).end();
-    assert!(emitter.documents().is_empty());
+    assert!(capture.documents().is_empty());
 }
 
 #[test]
 fn oversized_documents_are_split_and_truncated_validly() {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = recorder(&emitter);
+    let capture = orders();
+    let rec = capture.recorder();
     let segment = rec.new_segment("big");
     segment.add_metadata("blob", "x".repeat(100_000));
     for i in 0..50 {
@@ -221,7 +216,7 @@ fn oversized_documents_are_split_and_truncated_validly() {
         sub.end();
     }
     segment.end();
-    let docs = emitter.documents();
+    let docs = capture.documents();
     assert!(docs.len() >= 2, "a 200 kB segment needs several datagrams");
     let mut ids = std::collections::HashSet::new();
     for doc in &docs {
@@ -236,26 +231,21 @@ fn oversized_documents_are_split_and_truncated_validly() {
     let root = docs.iter().find(|d| d["name"] == "big").unwrap();
     let blob = root["metadata"]["default"]["blob"].as_str().unwrap();
     assert!(blob.ends_with(xray_core::emit::TRUNCATION_MARKER));
-    let stats = emitter.stats();
+    let stats = capture.emitter().stats();
     assert_eq!((stats.split, stats.truncated), (1, 1));
 }
 
 #[test]
 fn a_long_segment_streams_finished_subsegments_before_it_ends() {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = Recorder::builder()
-        .with_sampler(AlwaysSample)
-        .with_emitter(emitter.clone())
-        .with_streaming_threshold(2_000)
-        .build()
-        .unwrap();
+    let capture = Capture::with(|b| b.with_streaming_threshold(2_000));
+    let rec = capture.recorder();
     let seg = rec.new_segment("batch-job");
     for i in 0..40 {
         let sub = seg.begin_subsegment(&format!("item-{i}"));
         sub.annotate("i", i);
         sub.end();
     }
-    let streamed = emitter.documents();
+    let streamed = capture.documents();
     assert!(!streamed.is_empty(), "past the threshold, finished subsegments leave before the segment ends");
     for doc in &streamed {
         assert_valid(doc);
@@ -263,7 +253,7 @@ fn a_long_segment_streams_finished_subsegments_before_it_ends() {
         assert_eq!(doc["parent_id"], seg.id().unwrap().to_string());
     }
     seg.end();
-    let all = emitter.documents();
+    let all = capture.documents();
     let root = all.last().unwrap();
     assert_valid(root);
     let kept = root["subsegments"].as_array().map_or(0, Vec::len);
@@ -291,8 +281,8 @@ fn noop_id_false_gives_unsampled_requests_an_id_for_logs() {
 
 #[tokio::test]
 async fn lambda_facade_sends_subsegments_under_lambdas_segment() {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let rec = Recorder::builder().with_sampler(NeverSample).with_emitter(emitter.clone()).build().unwrap();
+    let capture = Capture::with(|b| b.with_sampler(NeverSample));
+    let rec = capture.recorder();
     let header = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
     let facade = rec.lambda_segment(&header);
     facade.annotate("ignored", true); // the facade itself records nothing
@@ -308,7 +298,7 @@ async fn lambda_facade_sends_subsegments_under_lambdas_segment() {
     .with_entity(facade.entity())
     .await;
     facade.end();
-    let docs = emitter.documents();
+    let docs = capture.documents();
     assert_eq!(docs.len(), 1, "one independent subsegment, with its child embedded");
     let doc = &docs[0];
     assert_valid(doc);
@@ -328,5 +318,5 @@ async fn lambda_facade_sends_subsegments_under_lambdas_segment() {
         facade.begin_subsegment("work").end();
         facade.end();
     }
-    assert_eq!(emitter.documents().len(), 1);
+    assert_eq!(capture.documents().len(), 1);
 }
