@@ -73,6 +73,8 @@ pub mod header;
 mod http_client;
 mod id;
 pub mod integration;
+#[cfg(feature = "http")]
+pub mod outbound;
 pub(crate) mod log;
 pub mod model;
 pub mod plugins;
