@@ -7,32 +7,10 @@ use futures_core::future::BoxFuture;
 use xray_core::model::CauseDetails;
 use xray_core::{Cause, Entity, Namespace, Subsegment};
 
-use crate::pool::Shared;
+use crate::shared::{Preparation, Shared};
 
 /// Something a statement waits for before it runs (the version lookup).
 pub(crate) type Wait = BoxFuture<'static, ()>;
-
-/// The `sql.preparation` of a statement.
-///
-/// sqlx runs a statement as a prepared statement exactly when it has an arguments object
-/// (`sqlx::query` and friends, with or without binds, and statements prepared explicitly); a
-/// plain string or `raw_sql` goes through the simple protocol, which X-Ray calls a `call`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Preparation {
-    /// A prepared statement.
-    Statement,
-    /// A statement sent as text.
-    Call,
-}
-
-impl Preparation {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Statement => "statement",
-            Self::Call => "call",
-        }
-    }
-}
 
 /// One traced statement. Dropping it writes the `sql` block, the namespace and any failure
 /// onto the subsegment, and ends it.

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Database, SqlSafeStr, SqlStr, Transaction};
 
-use crate::call::{Call, Preparation};
+use crate::call::Call;
 use crate::database::TracedDatabase;
-use crate::pool::Shared;
+use crate::shared::{Preparation, Shared};
 
 /// A connection handle `C` (a `PoolConnection` or a `Transaction`) whose statements are
 /// traced: `&mut TracedConn<C>` is an `sqlx::Executor`. Reached as `&mut *conn` from a

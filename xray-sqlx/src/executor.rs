@@ -13,7 +13,7 @@ use futures_core::stream::BoxStream;
 use sqlx::{Database, Either, Execute, Executor};
 
 use crate::call::{Call, Wait};
-use crate::pool::Shared;
+use crate::shared::Shared;
 use crate::stream::{Prepared, TracedFuture, TracedStream};
 
 type Many<'e, DB> = BoxStream<'e, Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, sqlx::Error>>;

@@ -125,6 +125,7 @@ mod database;
 mod executor;
 mod options;
 mod pool;
+mod shared;
 mod stream;
 mod url;
 mod version;

@@ -4,72 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use sqlx::{Database, Pool, SqlSafeStr, SqlStr};
-use xray_core::{Entity, Sql, sanitize_name};
 
-use crate::call::{Call, Preparation};
+use crate::call::Call;
 use crate::connection::{TracedConnection, TracedTransaction};
 use crate::database::TracedDatabase;
 use crate::options::Options;
-use crate::version::VersionCell;
-
-/// The driver as X-Ray records it. A dependent crate cannot read sqlx's exact version; this
-/// crate requires 0.9.x, so the minor version is what it knows.
-pub(crate) const DRIVER_VERSION: &str = "sqlx-0.9";
-
-/// What every statement of one pool shares, computed once when the pool is wrapped: the
-/// subsegment name and the `sql` block minus the per-statement fields.
-pub(crate) struct Shared {
-    pub(crate) name: Box<str>,
-    template: Sql,
-    pub(crate) version: VersionCell,
-    collect_queries: Option<bool>,
-    pub(crate) error_type: &'static str,
-    database_type: fn(Option<&str>) -> &'static str,
-}
-
-impl Shared {
-    fn new<DB: TracedDatabase>(options: &<DB::Connection as sqlx::Connection>::Options, settings: Options) -> Self {
-        let target = DB::target(options);
-        let name = settings.name.unwrap_or(target.name);
-        Self {
-            // Sanitized once here so that each subsegment takes the name as it is.
-            name: sanitize_name(&name).into(),
-            template: Sql {
-                url: Some(settings.url.unwrap_or(target.url)),
-                user: target.user,
-                driver_version: Some(DRIVER_VERSION.to_owned()),
-                ..Sql::default()
-            },
-            version: VersionCell::new(),
-            collect_queries: settings.collect_queries,
-            error_type: DB::ERROR_TYPE,
-            database_type: DB::database_type,
-        }
-    }
-
-    /// Whether statement text is recorded under `entity`'s recorder.
-    pub(crate) fn collects_queries(&self, entity: &Entity) -> bool {
-        self.collect_queries.unwrap_or_else(|| entity.collect_sql_queries())
-    }
-
-    /// The `sql` block of one statement.
-    pub(crate) fn sql(&self, preparation: Preparation, query: Option<String>) -> Sql {
-        let version = self.version.get();
-        Sql {
-            sanitized_query: query,
-            database_type: Some((self.database_type)(version).to_owned()),
-            database_version: version.map(str::to_owned),
-            preparation: Some(preparation.as_str().to_owned()),
-            ..self.template.clone()
-        }
-    }
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared").field("name", &self.name).field("url", &self.template.url).finish_non_exhaustive()
-    }
-}
+use crate::shared::{Preparation, Shared};
 
 /// A `sqlx::Pool` whose statements are traced: `&TracedPool` is an `sqlx::Executor`, so query
 /// code stays as it is.

@@ -12,7 +12,8 @@ use futures_core::stream::BoxStream;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Execute, SqlStr};
 
-use crate::call::{Call, Preparation, Wait};
+use crate::call::{Call, Wait};
+use crate::shared::Preparation;
 
 /// A statement taken apart the way the drivers take it apart (statement, arguments,
 /// persistence, text, in that order), so that it runs exactly as the original would.
