@@ -67,7 +67,7 @@ impl Destination {
         match self {
             Self::Local(daemon) => {
                 let addr = daemon.local_addr();
-                builder.with_daemon_address(DaemonAddress { udp: addr, tcp: addr }).with_centralized_sampling(false)
+                builder.with_daemon_address(DaemonAddress::from(addr)).with_centralized_sampling(false)
             }
             Self::External(_) => builder,
         }

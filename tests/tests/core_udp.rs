@@ -11,7 +11,7 @@ fn recorder_to(addr: std::net::SocketAddr) -> Recorder {
     Recorder::builder()
         .with_service_name("udp-test")
         .with_sampler(AlwaysSample)
-        .with_daemon_address(DaemonAddress { udp: addr, tcp: addr })
+        .with_daemon_address(DaemonAddress::from(addr))
         .build()
         .unwrap()
 }
@@ -232,7 +232,7 @@ fn a_disabled_sdk_sends_nothing_and_opens_no_socket() {
     let daemon = FakeDaemon::start();
     let rec = Recorder::builder()
         .with_enabled(false)
-        .with_daemon_address(DaemonAddress { udp: daemon.addr(), tcp: daemon.addr() })
+        .with_daemon_address(DaemonAddress::from(daemon.addr()))
         .build()
         .unwrap();
     let seg = rec.new_segment("off");

@@ -58,75 +58,154 @@ pub enum ParseAddressError {
     /// The port is not a number from 1 to 65535.
     #[error("invalid port {0:?}")]
     Port(String),
-    /// The host name did not resolve.
-    #[error("host {0:?} did not resolve to an address")]
-    Resolve(String),
     /// The same protocol was given twice, or one of the two is missing.
     #[error("give exactly one tcp: and one udp: address")]
     Pair,
 }
 
+/// A host name of the daemon's address that did not resolve.
+#[derive(Debug, thiserror::Error)]
+#[error("the X-Ray daemon's host {host:?} did not resolve to an address{}", .source.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+pub struct ResolveError {
+    /// The host name.
+    pub host: String,
+    /// The resolver's error, when it gave one (none when the name has no address).
+    #[source]
+    pub source: Option<std::io::Error>,
+}
+
+/// One `host:port` of the daemon, kept as written: a host name is looked up only when a
+/// socket is made ([`resolve`](Self::resolve), called when the recorder is built), never
+/// while parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The host: an IP address or a name, without the brackets of an IPv6 literal.
+    host: String,
+    port: u16,
+}
+
+impl Endpoint {
+    /// The endpoint `host:port` (an IPv6 literal without brackets).
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self { host: host.into(), port }
+    }
+
+    /// The host, as written.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The socket address: an IP literal as it is, a host name through the system's resolver
+    /// (a blocking lookup), preferring IPv4, as the daemon listens on 127.0.0.1 by default.
+    ///
+    /// ```
+    /// use xray_core::config::Endpoint;
+    /// assert_eq!(Endpoint::new("::1", 2000).resolve().unwrap().to_string(), "[::1]:2000");
+    /// ```
+    pub fn resolve(&self) -> Result<SocketAddr, ResolveError> {
+        if let Ok(ip) = self.host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, self.port));
+        }
+        let error = |source| ResolveError { host: self.host.clone(), source };
+        let mut addrs =
+            (self.host.as_str(), self.port).to_socket_addrs().map_err(|e| error(Some(e)))?.collect::<Vec<_>>();
+        addrs.sort_by_key(|a| !a.is_ipv4());
+        addrs.into_iter().next().ok_or_else(|| error(None))
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(addr: SocketAddr) -> Self {
+        Self { host: addr.ip().to_string(), port: addr.port() }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = ParseAddressError;
+
+    /// Parses `host:port` or `[ipv6]:port`; no lookup.
+    fn from_str(hostport: &str) -> Result<Self, ParseAddressError> {
+        let hostport = hostport.trim();
+        if let Ok(addr) = hostport.parse::<SocketAddr>() {
+            if addr.port() == 0 {
+                return Err(ParseAddressError::Port("0".to_owned()));
+            }
+            return Ok(addr.into());
+        }
+        let (host, port) = hostport.rsplit_once(':').ok_or(ParseAddressError::Form)?;
+        if host.is_empty() || host.contains(':') && !host.starts_with('[') {
+            return Err(ParseAddressError::Form);
+        }
+        let port: u16 =
+            port.parse().ok().filter(|p| *p != 0).ok_or_else(|| ParseAddressError::Port(port.to_owned()))?;
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        if host.is_empty() || host.contains(['[', ']', '/', '@']) {
+            return Err(ParseAddressError::Form);
+        }
+        Ok(Self::new(host, port))
+    }
+}
+
 /// Where the X-Ray daemon listens: UDP for segments, TCP for sampling rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonAddress {
     /// Segments go here.
-    pub udp: SocketAddr,
+    pub udp: Endpoint,
     /// Sampling rules and targets are fetched from here.
-    pub tcp: SocketAddr,
+    pub tcp: Endpoint,
 }
 
 impl Default for DaemonAddress {
     fn default() -> Self {
-        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2000);
-        Self { udp: addr, tcp: addr }
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2000).into()
     }
 }
 
-fn resolve(hostport: &str) -> Result<SocketAddr, ParseAddressError> {
-    let hostport = hostport.trim();
-    if let Ok(addr) = hostport.parse::<SocketAddr>() {
-        if addr.port() == 0 {
-            return Err(ParseAddressError::Port("0".to_owned()));
-        }
-        return Ok(addr);
+impl From<SocketAddr> for DaemonAddress {
+    /// The same address for UDP and TCP, as the daemon listens by default.
+    fn from(addr: SocketAddr) -> Self {
+        Self { udp: addr.into(), tcp: addr.into() }
     }
-    let (host, port) = hostport.rsplit_once(':').ok_or(ParseAddressError::Form)?;
-    if host.is_empty() || host.contains(':') && !host.starts_with('[') {
-        return Err(ParseAddressError::Form);
-    }
-    let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| ParseAddressError::Port(port.to_owned()))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let mut addrs =
-        (host, port).to_socket_addrs().map_err(|_| ParseAddressError::Resolve(host.to_owned()))?.collect::<Vec<_>>();
-    // Prefer IPv4, as the daemon listens on 127.0.0.1 by default.
-    addrs.sort_by_key(|a| !a.is_ipv4());
-    addrs.into_iter().next().ok_or_else(|| ParseAddressError::Resolve(host.to_owned()))
 }
 
 impl FromStr for DaemonAddress {
     type Err = ParseAddressError;
 
-    /// Parses `host:port` (host names are resolved; IPv6 in brackets) or
-    /// `tcp:host:port udp:host:port` in either order.
+    /// Parses `host:port` (IPv6 in brackets) or `tcp:host:port udp:host:port` in either
+    /// order. Host names are kept as written and resolved when the recorder is built.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split_whitespace().collect();
         match parts.as_slice() {
             [single] if !single.starts_with("tcp:") && !single.starts_with("udp:") => {
-                let addr = resolve(single)?;
-                Ok(Self { udp: addr, tcp: addr })
+                let endpoint: Endpoint = single.parse()?;
+                Ok(Self { udp: endpoint.clone(), tcp: endpoint })
             }
             [a, b] => {
                 let (mut udp, mut tcp) = (None, None);
                 for part in [a, b] {
-                    if let Some(rest) = part.strip_prefix("tcp:") {
-                        if tcp.replace(resolve(rest)?).is_some() {
-                            return Err(ParseAddressError::Pair);
-                        }
+                    let (slot, rest) = if let Some(rest) = part.strip_prefix("tcp:") {
+                        (&mut tcp, rest)
                     } else if let Some(rest) = part.strip_prefix("udp:") {
-                        if udp.replace(resolve(rest)?).is_some() {
-                            return Err(ParseAddressError::Pair);
-                        }
+                        (&mut udp, rest)
                     } else {
+                        return Err(ParseAddressError::Pair);
+                    };
+                    if slot.replace(rest.parse::<Endpoint>()?).is_some() {
                         return Err(ParseAddressError::Pair);
                     }
                 }
@@ -330,6 +409,7 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c, Config::default());
         assert_eq!(c.daemon_address.udp.to_string(), "127.0.0.1:2000");
+        assert_eq!(c.daemon_address, DaemonAddress::from("127.0.0.1:2000".parse::<SocketAddr>().unwrap()));
     }
 
     #[test]
@@ -337,10 +417,12 @@ mod tests {
         let ok = [
             ("127.0.0.1:3000", "127.0.0.1:3000", "127.0.0.1:3000"),
             ("[::1]:2000", "[::1]:2000", "[::1]:2000"),
-            ("localhost:2500", "127.0.0.1:2500", "127.0.0.1:2500"),
+            ("localhost:2500", "localhost:2500", "localhost:2500"),
             ("tcp:127.0.0.1:2000 udp:127.0.0.2:2001", "127.0.0.2:2001", "127.0.0.1:2000"),
             ("udp:127.0.0.2:2001   tcp:127.0.0.1:2000", "127.0.0.2:2001", "127.0.0.1:2000"),
-            ("tcp:[::1]:1 udp:localhost:9", "127.0.0.1:9", "[::1]:1"),
+            ("tcp:[::1]:1 udp:localhost:9", "localhost:9", "[::1]:1"),
+            // Parsing looks nothing up: a name that does not resolve fails when the socket is made.
+            ("no-such-host.invalid:2000", "no-such-host.invalid:2000", "no-such-host.invalid:2000"),
         ];
         for (input, udp, tcp) in ok {
             let a: DaemonAddress = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -355,11 +437,21 @@ mod tests {
             ("tcp:127.0.0.1:2000 tcp:127.0.0.1:2001", ParseAddressError::Pair),
             ("tcp:127.0.0.1:2000 foo:127.0.0.1:2001", ParseAddressError::Pair),
             ("a b c", ParseAddressError::Form),
-            ("no-such-host.invalid:2000", ParseAddressError::Resolve("no-such-host.invalid".into())),
+            ("[]:2000", ParseAddressError::Form),
+            ("user@host:2000", ParseAddressError::Form),
         ];
         for (input, want) in bad {
             assert_eq!(input.parse::<DaemonAddress>().unwrap_err(), want, "{input}");
         }
+    }
+
+    #[test]
+    fn endpoints_resolve_when_asked() {
+        assert_eq!("localhost:2500".parse::<Endpoint>().unwrap().resolve().unwrap().to_string(), "127.0.0.1:2500");
+        assert_eq!("[::1]:7".parse::<Endpoint>().unwrap().resolve().unwrap().to_string(), "[::1]:7");
+        let err = "no-such-host.invalid:2000".parse::<Endpoint>().unwrap().resolve().unwrap_err();
+        assert_eq!(err.host, "no-such-host.invalid");
+        assert!(err.to_string().contains("no-such-host.invalid"), "{err}");
     }
 
     #[test]

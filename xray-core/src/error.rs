@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ResolveError};
 
-/// Why a recorder or emitter could not be built.
+/// Why a recorder could not be built or installed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The UDP socket towards the daemon could not be opened.
     #[error("cannot open a UDP socket towards the X-Ray daemon at {addr}: {source}")]
@@ -25,4 +26,7 @@ pub enum BuildError {
     /// The configuration is not valid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The daemon's host name did not resolve.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
 }

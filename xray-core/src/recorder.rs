@@ -428,19 +428,25 @@ impl RecorderBuilder {
         self
     }
 
-    /// Builds the recorder (opening the UDP socket unless an emitter was given or the SDK is off).
+    /// Builds the recorder: resolves the daemon's host names (a blocking lookup, once) and
+    /// opens the UDP socket, unless an emitter was given or the SDK is off.
     pub fn build(self) -> Result<Recorder, BuildError> {
         let emitter: Arc<dyn Emitter> = match (self.emitter, self.config.enabled) {
             (Some(e), _) => e,
             (None, false) => Arc::new(NullEmitter::default()),
-            (None, true) => Arc::new(UdpEmitter::builder(self.config.daemon_address.udp).build()?),
+            (None, true) => Arc::new(UdpEmitter::builder(self.config.daemon_address.udp.resolve()?).build()?),
         };
         let service_name =
             self.service_name.or_else(|| self.config.tracing_name.clone()).unwrap_or_else(|| "service".to_owned());
-        let sampler = self.sampler.unwrap_or_else(|| {
-            let rules = self.sampling_rules.unwrap_or_default();
-            default_sampler(self.config.daemon_address.tcp, self.config.enabled, self.centralized_sampling, rules)
-        });
+        let sampler = match self.sampler {
+            Some(sampler) => sampler,
+            None => {
+                let rules = self.sampling_rules.unwrap_or_default();
+                // Looked up here, as the UDP address is: where the sampler's sockets are made.
+                let tcp = self.config.daemon_address.tcp.resolve()?;
+                default_sampler(tcp, self.config.enabled, self.centralized_sampling, rules)
+            }
+        };
         Ok(Recorder {
             inner: Arc::new(Inner {
                 service_name,
@@ -588,7 +594,7 @@ mod tests {
         let from_env =
             RecorderBuilder { daemon_from_env: true, ..RecorderBuilder::new(Config::from_lookup(env).unwrap()) };
         let code: DaemonAddress = "127.0.0.1:4000".parse().unwrap();
-        assert_eq!(from_env.with_daemon_address(code).config.daemon_address.udp.port(), 2999);
+        assert_eq!(from_env.with_daemon_address(code.clone()).config.daemon_address.udp.port(), 2999);
         // Without the variable, the builder's address is used.
         let plain = RecorderBuilder::new(Config::default()).with_daemon_address(code);
         assert_eq!(plain.config.daemon_address.udp.port(), 4000);

@@ -24,7 +24,7 @@ fn nothing_locally() -> LocalRules {
 fn recorder(daemon: &FakeSamplingDaemon, emitter: &Arc<MemoryEmitter>) -> xray_core::RecorderBuilder {
     Recorder::builder()
         .with_service_name("shop")
-        .with_daemon_address(DaemonAddress { udp: daemon.addr(), tcp: daemon.addr() })
+        .with_daemon_address(DaemonAddress::from(daemon.addr()))
         .with_emitter(emitter.clone())
 }
 

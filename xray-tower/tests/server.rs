@@ -104,9 +104,10 @@ async fn without_a_header_the_sampler_decides_from_the_request() {
 async fn a_malformed_header_starts_a_new_trace() {
     let (recorder, emitter) = recorder();
     let app = app(recorder);
-    // An invalid root: its Parent and Sampled=0 must not be used either.
+    // An invalid root: its Parent must not be used either (its Sampled flag is obeyed, as the
+    // official SDKs do; here it says to record).
     let (response, _) =
-        send(&app, request("/hello", &[("x-amzn-trace-id", &format!("Root=1-zzz;Parent={PARENT};Sampled=0"))])).await;
+        send(&app, request("/hello", &[("x-amzn-trace-id", &format!("Root=1-zzz;Parent={PARENT};Sampled=1"))])).await;
     let doc = only_document(&emitter);
     assert!(doc.get("parent_id").is_none());
     assert_ne!(doc["trace_id"], ROOT);
