@@ -222,6 +222,14 @@ impl Call {
         self.state = State::Receiving { count: content_length.is_none(), received: 0 };
     }
 
+    /// Ends the call at the response head, for integrations that do not follow the body: the
+    /// length stays as declared (absent without `Content-Length`).
+    pub fn end_at_headers(mut self) {
+        if let State::Receiving { count, .. } = &mut self.state {
+            *count = false;
+        }
+    }
+
     /// Counts `bytes` of response body read.
     pub fn received(&mut self, bytes: u64) {
         if let State::Receiving { received, .. } = &mut self.state {
@@ -438,6 +446,13 @@ mod tests {
             call.received(3);
         });
         assert_eq!(sub["http"]["response"]["content_length"], 10);
+
+        let sub = record(|parent| {
+            let mut call = sent(parent);
+            call.response(StatusCode::OK, &HeaderMap::new());
+            call.end_at_headers();
+        });
+        assert_eq!(sub["http"]["response"], serde_json::json!({"status": 200}));
     }
 
     #[test]

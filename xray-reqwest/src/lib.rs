@@ -9,7 +9,8 @@
 //!   reqwest, and the one that sees every retry);
 //! - [`TracedRequestBuilderExt::send_traced`] for plain `reqwest`.
 //!
-//! Outside any trace both simply send the request.
+//! Outside any trace both simply send the request. The recording itself is
+//! [`xray_core::outbound`]'s, which `xray-tower`'s client layer shares.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -54,9 +55,11 @@
 //! ## Cost
 //! Outside a trace the middleware reads one thread-local and forwards the request. For a
 //! sampled call it allocates the subsegment, the recorded URL (built once, straight from the
-//! URL's serialization) and the header value (formatted on the stack, then copied once); for
-//! an unsampled one, only the header value.
+//! URL's serialization), the header value (formatted on the stack, then copied once), and the
+//! boxes that carry the subsegment in the response body; for an unsampled one, only the header
+//! value.
 
+mod body;
 mod call;
 mod ext;
 mod middleware;

@@ -15,9 +15,17 @@ use crate::naming::{DefaultNamer, SubsegmentNamer};
 ///
 /// The subsegment is named by a [`SubsegmentNamer`] (the host by default), has the `remote` namespace,
 /// an `http.request` block (method, URL without user-info or query string, `traced`) and an
-/// `http.response` block (status, declared `Content-Length`); 4xx marks an error, 429 also a
-/// throttle, 5xx a fault. A request that fails to connect, times out, or fails on the wire is a
-/// fault whose `cause` says `remote: true`.
+/// `http.response` block (status, and the declared `Content-Length` or else the bytes read);
+/// 4xx marks an error, 429 also a throttle, 5xx a fault. A request that fails to connect,
+/// times out, or fails on the wire is a fault whose `cause` says `remote: true`; URLs in the
+/// recorded messages lose user-info and query as `http.request.url` does. `traced` says that
+/// the callee's segment is a child of this subsegment: our header went out and the request
+/// reached the callee (a call that could not connect is not `traced`).
+///
+/// The subsegment ends when the response body has been read or dropped, so that it spans the
+/// whole exchange ([`with_end_at_headers`](Self::with_end_at_headers) ends it at the response
+/// headers instead); a call dropped before its response is an error with a
+/// `RequestCancelled` exception.
 ///
 /// The header carries `Parent` = the subsegment's id, `Sampled=1` and the incoming extra keys
 /// (such as `Lineage`); an unsampled trace sends `Sampled=0` and no parent. A header the
@@ -41,12 +49,13 @@ use crate::naming::{DefaultNamer, SubsegmentNamer};
 pub struct XrayMiddleware<N = DefaultNamer> {
     namer: N,
     keep_query: bool,
+    end_at_headers: bool,
 }
 
 impl XrayMiddleware {
     /// A middleware with the default options.
     pub const fn new() -> Self {
-        Self { namer: DefaultNamer, keep_query: false }
+        Self { namer: DefaultNamer, keep_query: false, end_at_headers: false }
     }
 }
 
@@ -65,7 +74,7 @@ impl<N: SubsegmentNamer> XrayMiddleware<N> {
     /// Defaults to [`DefaultNamer`], the request's host.
     #[must_use]
     pub fn with_naming<M: SubsegmentNamer>(self, namer: M) -> XrayMiddleware<M> {
-        XrayMiddleware { namer, keep_query: self.keep_query }
+        XrayMiddleware { namer, keep_query: self.keep_query, end_at_headers: self.end_at_headers }
     }
 
     /// Keeps the query string in the recorded URL. Query strings often carry tokens and
@@ -78,8 +87,21 @@ impl<N: SubsegmentNamer> XrayMiddleware<N> {
         self
     }
 
+    /// Ends the subsegment when the response headers arrive, as it was before the body was
+    /// followed: the subsegment is then shorter than the exchange, and the callee's segment
+    /// can appear to outlast the call. For callers that keep responses around unread, or that
+    /// stream long bodies and want only the time to the first byte.
+    ///
+    /// Defaults to `false`: the subsegment ends when the body has been read to its end, failed,
+    /// or been dropped, and `content_length` is the bytes read when no `Content-Length` came.
+    #[must_use]
+    pub fn with_end_at_headers(mut self, end_at_headers: bool) -> Self {
+        self.end_at_headers = end_at_headers;
+        self
+    }
+
     pub(crate) fn options(&self) -> Options<'_> {
-        Options { namer: &self.namer, keep_query: self.keep_query }
+        Options { namer: &self.namer, keep_query: self.keep_query, end_at_headers: self.end_at_headers }
     }
 }
 

@@ -35,13 +35,9 @@ pub(crate) fn recorded_url(url: &Url, keep_query: bool) -> String {
     }
 }
 
-/// The subsegment name for a URL: its host, without the brackets of an IPv6 literal (X-Ray
-/// names cannot hold brackets).
+/// The subsegment name for a URL: its host, as [`xray_core::outbound::host_name`] gives it.
 pub(crate) fn host_name(url: &Url) -> &str {
-    match url.host_str() {
-        Some(host) => host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host),
-        None => "unknown",
-    }
+    xray_core::outbound::host_name(url.host_str())
 }
 
 #[cfg(test)]

@@ -111,6 +111,7 @@ async fn connection_refused_is_a_remote_fault() {
     assert!(exceptions.iter().all(|e| e["remote"] == true), "{sub:#}");
     assert!(!sub.to_string().contains("s3cr3t"), "{sub:#}");
     assert_eq!(sub["http"]["request"]["url"], format!("http://127.0.0.1:{port}/x"));
+    assert!(sub["http"]["request"].get("traced").is_none(), "never reached a server: {sub:#}");
 }
 
 #[tokio::test]
