@@ -20,6 +20,7 @@ use crate::time;
 
 /// Why a string is not a trace or entity id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseIdError {
     /// The string has the wrong length.
     #[error("expected {expected} characters, found {found}")]

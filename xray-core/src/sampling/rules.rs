@@ -227,6 +227,7 @@ impl fmt::Display for RuleLocation {
 
 /// Why sampling rules could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RulesError {
     /// The file could not be read.
     #[error("cannot read sampling rules from {}: {source}", path.display())]

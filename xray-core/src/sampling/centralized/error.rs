@@ -6,6 +6,7 @@ use std::time::Duration;
 /// Why fetching sampling rules or targets from the daemon failed. The sampler keeps deciding
 /// (with the rules and quotas it has, or with local rules) and tries again later.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SamplingError {
     /// The connection could not be made or broke.
     #[error("cannot reach the X-Ray daemon at {addr} for {path}: {source}")]
