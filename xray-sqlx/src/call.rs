@@ -7,6 +7,7 @@ use futures_core::future::BoxFuture;
 use xray_core::model::CauseDetails;
 use xray_core::{Cause, Entity, Namespace, Subsegment};
 
+use crate::message::without_values;
 use crate::shared::{Preparation, Shared};
 
 /// Something a statement waits for before it runs (the version lookup).
@@ -80,18 +81,24 @@ fn is_remote(err: &sqlx::Error) -> bool {
 ///
 /// A database error becomes one exception: type `error_type` (such as `PgDatabaseError`),
 /// message `code: message` (the SQLSTATE, or SQLite's extended result code), `remote: true`.
-/// Other errors keep their `source()` chain.
+/// The message keeps the names it quotes but none of the values (which are usually bind
+/// values, see [`without_values`]); PostgreSQL's `detail` is never read. Other errors keep
+/// their `source()` chain.
 pub(crate) fn cause_of(err: &sqlx::Error, error_type: &str) -> Option<Cause> {
     match err {
         sqlx::Error::RowNotFound => None,
         sqlx::Error::Database(db) => {
             let mut details = CauseDetails::from_error(db.as_error(), Some(error_type), true);
-            // The driver's own chain (if any) stays; the first exception says code and message
-            // the same way for every database.
+            // The driver's own chain (if any) stays, without values too; the first exception
+            // says code and message the same way for every database.
+            for exception in &mut details.exceptions {
+                exception.message = exception.message.as_deref().map(without_values);
+            }
             if let Some(first) = details.exceptions.first_mut() {
+                let message = without_values(db.message());
                 first.message = Some(match db.code() {
-                    Some(code) => format!("{code}: {}", db.message()),
-                    None => db.message().to_owned(),
+                    Some(code) => format!("{code}: {message}"),
+                    None => message,
                 });
             }
             Some(Cause::Details(details))

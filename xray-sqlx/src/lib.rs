@@ -81,9 +81,11 @@
 //!
 //! **Errors.** A database error makes the subsegment a fault with a `cause`: one exception of
 //! type `PgDatabaseError`, `MySqlDatabaseError` or `SqliteError`, message `code: message`
-//! (SQLSTATE, or SQLite's extended result code), `remote: true`. Connection and pool errors
-//! (I/O, TLS, protocol, pool timeout) are remote faults too; encoding and decoding errors are
-//! faults that are not remote. `RowNotFound` is an answer, not a failure: no fault.
+//! (SQLSTATE, or SQLite's extended result code), `remote: true`. The message names what failed
+//! (constraint, key, column, type) but not the value: quoted values become `?`, as in
+//! `23000: Duplicate entry '?' for key 'email'`, and PostgreSQL's `detail` (`Key (email)=(…)`)
+//! is never recorded. Connection and pool errors (I/O, TLS, protocol, pool timeout) are remote
+//! faults too; encoding and decoding errors are faults that are not remote. `RowNotFound` is an answer, not a failure: no fault.
 //!
 //! **Streams** (`fetch`, `fetch_many`) end their subsegment when they end or are dropped.
 //!
@@ -123,6 +125,7 @@ mod call;
 mod connection;
 mod database;
 mod executor;
+mod message;
 mod options;
 mod pool;
 mod shared;

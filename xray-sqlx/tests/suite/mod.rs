@@ -140,6 +140,7 @@ mod cases {
 
     include!("statements.rs");
     include!("connections.rs");
+    include!("errors.rs");
 }
 
 /// Declares one `#[tokio::test]` per function of `cases`: `always` runs them; `unless CFG,
@@ -167,6 +168,9 @@ macro_rules! suite_tests {
             acquired_connection_is_traced,
             stream_ends_its_subsegment_when_consumed,
             stream_ends_its_subsegment_when_dropped,
+            unique_violation_records_the_code_but_not_the_value,
+            check_violation_records_the_code_but_not_the_value,
+            unconvertible_value_records_the_code_but_not_the_value,
         ]);
     };
     (@tests $configured:meta, $reason:literal, [$($name:ident),* $(,)?]) => {
