@@ -19,7 +19,9 @@
 //! | context/current | 12.4 ns | | | ≤ 15 ns |
 
 use std::hint::black_box;
-use std::sync::{Arc, Mutex};
+use std::io::Write as _;
+use std::net::UdpSocket;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -40,6 +42,70 @@ impl Emitter for SerializingNullEmitter {
         let _ = enc.encode(doc, &mut |buf: &mut Vec<u8>| {
             black_box(buf.len());
         });
+    }
+}
+
+/// The simple design the two-thread `UdpEmitter` is measured against: one thread that takes
+/// the whole queue, serializes it and sends it with `sendmmsg` (the same batching, no second
+/// thread, no channel).
+struct OneThreadEmitter {
+    shared: Arc<(Mutex<OneThreadQueue>, Condvar)>,
+}
+
+#[derive(Default)]
+struct OneThreadQueue {
+    docs: Vec<SegmentDocument>,
+    pushed: u64,
+    sent: u64,
+}
+
+impl OneThreadEmitter {
+    fn start(socket: UdpSocket) -> Self {
+        let shared = Arc::new((Mutex::new(OneThreadQueue::default()), Condvar::new()));
+        let worker = shared.clone();
+        std::thread::spawn(move || {
+            let (mut encoder, mut datagrams) = (Encoder::new(), Vec::<Vec<u8>>::new());
+            loop {
+                let docs = {
+                    let (lock, wake) = &*worker;
+                    let mut q = lock.lock().unwrap();
+                    while q.docs.is_empty() {
+                        q = wake.wait(q).unwrap();
+                    }
+                    std::mem::take(&mut q.docs)
+                };
+                let n = docs.len() as u64;
+                datagrams.clear();
+                for doc in docs {
+                    let _ = encoder.encode(doc, &mut |buf: &mut Vec<u8>| datagrams.push(buf.clone()));
+                }
+                raw_sendmmsg(&socket, &datagrams);
+                let (lock, wake) = &*worker;
+                lock.lock().unwrap().sent += n;
+                wake.notify_all();
+            }
+        });
+        Self { shared }
+    }
+
+    fn flush(&self) {
+        let (lock, wake) = &*self.shared;
+        let mut q = lock.lock().unwrap();
+        while q.sent < q.pushed {
+            q = wake.wait(q).unwrap();
+        }
+    }
+}
+
+impl Emitter for OneThreadEmitter {
+    fn emit(&self, doc: SegmentDocument) {
+        let (lock, wake) = &*self.shared;
+        let mut q = lock.lock().unwrap();
+        q.docs.push(doc);
+        q.pushed += 1;
+        if q.docs.len() >= 64 {
+            wake.notify_all();
+        }
     }
 }
 
@@ -177,6 +243,34 @@ fn plain_w(n: u64) -> PlainSegment {
 fn ids(c: &mut Criterion) {
     c.bench_function("ids/trace_id", |b| b.iter(|| black_box(TraceId::new())));
     c.bench_function("ids/entity_id", |b| b.iter(|| black_box(EntityId::new())));
+    // Hex by words (SWAR) against the simple way, `format!`'s hex into a fixed buffer.
+    let (entity, trace) = (EntityId::new(), TraceId::new());
+    c.bench_function("hex/entity_id", |b| b.iter(|| black_box(black_box(&entity).to_bytes())));
+    c.bench_function("hex/entity_id_fmt_baseline", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 16];
+            write!(&mut out[..], "{:016x}", black_box(&entity).as_u64()).unwrap();
+            black_box(out)
+        })
+    });
+    c.bench_function("hex/trace_id", |b| b.iter(|| black_box(black_box(&trace).to_bytes())));
+    c.bench_function("hex/trace_id_fmt_baseline", |b| {
+        b.iter(|| {
+            let t = black_box(&trace);
+            let mut out = [0u8; 35];
+            let r = t.random_bytes();
+            let hi = u32::from_be_bytes([r[0], r[1], r[2], r[3]]);
+            let lo = u64::from_be_bytes([r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]]);
+            write!(&mut out[..], "1-{:08x}-{hi:08x}{lo:016x}", t.epoch_seconds()).unwrap();
+            black_box(out)
+        })
+    });
+    // The wall clock through clock_gettime (sys.rs, the crate's unsafe file) against std's
+    // SystemTime, as a timestamp in microseconds.
+    c.bench_function("clock/timestamp_now", |b| b.iter(|| black_box(xray_core::integration::Timestamp::now())));
+    c.bench_function("clock/system_time_baseline", |b| {
+        b.iter(|| black_box(xray_core::integration::Timestamp::from(std::time::SystemTime::now())))
+    });
 }
 
 fn header(c: &mut Criterion) {
@@ -200,6 +294,15 @@ fn segment(c: &mut Criterion) {
         b.iter(|| {
             buf.clear();
             serde_json::to_writer(&mut buf, black_box(&plain)).unwrap();
+            black_box(buf.len())
+        })
+    });
+    // The simple way the JSON writer is measured against: the model's derived `Serialize`.
+    c.bench_function("segment/serialize_w_derive_baseline", |b| {
+        let mut buf = Vec::with_capacity(4096);
+        b.iter(|| {
+            buf.clear();
+            serde_json::to_writer(&mut buf, black_box(&doc)).unwrap();
             black_box(buf.len())
         })
     });
@@ -281,6 +384,20 @@ fn emitter(c: &mut Criterion) {
                     udp.emit(d);
                 }
                 assert!(udp.flush(Duration::from_secs(10)));
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let simple = OneThreadEmitter::start(connected_socket(receiver.addr()));
+    group.bench_function("throughput_one_thread_baseline", |b| {
+        b.iter_batched(
+            || (0..ROUND).map(|_| doc.clone()).collect::<Vec<_>>(),
+            |docs| {
+                for d in docs {
+                    simple.emit(d);
+                }
+                simple.shared.1.notify_all();
+                simple.flush();
             },
             BatchSize::PerIteration,
         )
