@@ -113,6 +113,34 @@ fn exchange(entity: &mut Entity) {
     });
 }
 
+/// Makes `entity` the current one and returns the entity that was current before, for
+/// integrations that cannot hold an [`Entered`] guard: a `tracing` layer keeps its per-span
+/// state in `Send + Sync` span extensions and sees a span's enter and exit as two separate
+/// calls. Put the returned entity back with another `replace_current` when the scope ends, on
+/// the same thread and in the reverse order of entering; everything else should use
+/// [`Entity::in_scope`], [`Entity::enter`] or [`TraceFutureExt`], which do this for you.
+///
+/// On a thread whose slot is being torn down (or borrowed by a `Drop` that runs inside this
+/// call) nothing changes and `entity` itself comes back.
+///
+/// ```
+/// # use xray_core::{AlwaysSample, NullEmitter, Recorder};
+/// use xray_core::integration::{current_quiet, replace_current};
+///
+/// let recorder = Recorder::builder().with_sampler(AlwaysSample).with_emitter(NullEmitter::default()).build().unwrap();
+/// let segment = recorder.new_segment("svc");
+/// let previous = replace_current(segment.entity()); // on enter
+/// assert_eq!(current_quiet().id(), segment.id());
+/// let ours = replace_current(previous); // on exit
+/// assert_eq!(ours.id(), segment.id());
+/// assert!(current_quiet().is_noop());
+/// ```
+#[inline]
+pub fn replace_current(mut entity: Entity) -> Entity {
+    exchange(&mut entity);
+    entity
+}
+
 /// Exchanges back when dropped, also when the scope panics.
 struct Restore<'a>(&'a mut Entity);
 

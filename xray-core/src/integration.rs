@@ -36,7 +36,7 @@
 //! assert_eq!(emitter.documents()[0]["subsegments"][0]["namespace"], "remote");
 //! ```
 
-pub use crate::context::current_quiet;
+pub use crate::context::{current_quiet, replace_current};
 pub use crate::header::{HEADER_NAME, HEADER_NAME_LOWER};
 pub use crate::model::{
     CauseDetails, Http, HttpRequest, HttpResponse, Namespace, SegmentDocument, Sql, StatusFlags, method_name,

@@ -165,3 +165,28 @@ fn entered_guards_nest_and_put_back_what_was_current() {
     assert_eq!(doc["annotations"]["where"], "outer");
     assert_eq!(doc["subsegments"][0]["annotations"]["where"], "inner");
 }
+
+#[test]
+fn replace_current_swaps_in_and_hands_back_what_was_current() {
+    use xray_core::integration::replace_current;
+    let (emitter, rec) = setup();
+    let seg = rec.new_segment("sync");
+    let sub = seg.begin_subsegment("span");
+    // What a tracing layer does on enter and exit, nested two deep.
+    let before_seg = replace_current(seg.entity());
+    assert!(before_seg.is_noop());
+    let before_sub = replace_current(sub.entity());
+    assert_eq!(before_sub.id(), seg.id());
+    xray_core::current().annotate("where", "sub");
+    let ours = replace_current(before_sub);
+    assert_eq!(ours.id(), sub.id());
+    xray_core::current().annotate("where", "seg");
+    assert_eq!(replace_current(before_seg).id(), seg.id());
+    assert!(xray_core::current_quiet().is_noop());
+    sub.end();
+    seg.end();
+    let doc = &emitter.documents()[0];
+    assert_valid(doc);
+    assert_eq!(doc["annotations"]["where"], "seg");
+    assert_eq!(doc["subsegments"][0]["annotations"]["where"], "sub");
+}
