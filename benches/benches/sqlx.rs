@@ -2,44 +2,20 @@
 //! `cargo bench -p xray-benches --bench sqlx`.
 //!
 //! `sqlx/overhead`: `sqlx::query_scalar("SELECT 1").fetch_one(..)` on an in-memory SQLite
-//! pool with a single connection (`max_connections(1)`, so both sides use the same connection
-//! and the same cached prepared statement), from a current-thread runtime:
-//! - `raw`: on the `SqlitePool`;
-//! - `traced_sampled`: on the `TracedPool`, inside a sampled segment (recorder with
-//!   `AlwaysSample` and a `NullEmitter`: each statement's subsegment moves into the segment,
-//!   which is ended and dropped untimed after each round of 100 queries, so no emission is
-//!   timed; the SDK's emission cost is the middleware and load benches' business);
-//! - `traced_no_context`: on the `TracedPool` outside any trace (forwarded as is).
+//! pool with a single connection (both sides use the same connection and cached statement),
+//! from a current-thread runtime: `raw` on the `SqlitePool`; `traced_sampled` on the
+//! `TracedPool` inside a sampled segment (`NullEmitter`, segment ended untimed every 100
+//! queries); `traced_no_context` outside any trace. Each iteration runs one raw and one traced
+//! query, alternating which goes first, and the paired totals printed after the group are the
+//! figures to read. The bench pins itself and sqlx's SQLite worker to one CPU (a wake-up across
+//! vCPUs on the KVM guest costs tens of µs).
 //!
-//! `raw` and `traced_sampled` run inside the same segment context, and each iteration of either
-//! bench runs one raw and one traced query (alternating which goes first); each bench reports
-//! its own side's time, and the totals over every pair of both benches are printed after the
-//! group: that paired figure is the comparison to read, as it holds when the machine's speed
-//! drifts between the two benches.
+//! Results: one run, 2026-11-21, the project's 2-core KVM guest (2 shared AMD EPYC vCPUs, x86_64 Linux), machine otherwise idle.
 //!
-//! sqlx runs each SQLite connection on a worker thread of its own, so every query is two
-//! cross-thread wake-ups. On the project's KVM guest a wake-up that crosses vCPUs costs tens
-//! of µs, so a query takes 15 µs or 150 µs depending on where the scheduler puts the worker.
-//! The bench pins itself and the worker to one CPU, which keeps the faster path: the
-//! conservative one for a ratio, since the traced work is then the largest share.
-//!
-//! Target: `traced_sampled` ≤ 1.1 × `raw` per query.
-//!
-//! Final run (2026-11-21, machine otherwise idle): raw 14.39 µs, traced and sampled 15.51 µs
-//! (1.078×), traced outside a trace 15.09 µs (1.048×). The earlier table below is the first
-//! measurement.
-//!
-//! Results (`cargo bench -p xray-benches`, one run of the whole package; 2 shared vCPUs (AMD
-//! EPYC, KVM guest, x86_64 Linux) with other builds running, so indicative; wall time per
-//! query, the paired totals printed after the group):
-//!
-//! | comparison | raw | traced | traced − raw | traced / raw | other run |
-//! |---|---|---|---|---|---|
-//! | overhead, sampled (pinned) | 16.96 µs | 17.08 µs | +0.12 µs | **1.007** | 1.047 (+0.74 µs) |
-//!
-//! `traced_no_context` took 16.2 µs in the same run (criterion's estimate; raw's was 17.2 µs).
-//! Unpinned, queries took 17 µs or 140–155 µs from run to run, and the two sides came out
-//! within ±4 % of each other.
+//! | figure | measured | floor (same run) | ratio | target |
+//! |---|---|---|---|---|
+//! | traced, sampled | 15.51 µs | raw 14.39 µs | 1.078 | ≤ 1.1 |
+//! | traced, outside a trace | 15.09 µs | raw 14.39 µs | 1.048 | |
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
