@@ -14,7 +14,8 @@ use std::task::{Context, Poll};
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use xray_core::{Entity, Exception, Segment, Subsegment};
+use xray_core::outbound::Call;
+use xray_core::{Entity, Exception, Segment};
 
 use crate::classify::{BODY_ERROR_TYPE, apply_grpc_status};
 
@@ -23,24 +24,36 @@ use crate::classify::{BODY_ERROR_TYPE, apply_grpc_status};
 pub(crate) enum Owner {
     /// An incoming request's segment.
     Segment(Segment),
-    /// An outgoing call's subsegment.
-    Subsegment(Subsegment),
+    /// An outgoing call, which records its own length and body errors.
+    Call(Call),
 }
 
 impl Owner {
     pub(crate) fn entity(&self) -> &Entity {
         match self {
             Self::Segment(s) => s,
-            Self::Subsegment(s) => s,
+            Self::Call(c) => c.entity(),
+        }
+    }
+
+    fn body_failed(&mut self, message: &str) {
+        match self {
+            Self::Segment(segment) if segment.is_sampled() => {
+                segment.set_fault();
+                segment.add_exception(Exception::new(BODY_ERROR_TYPE, message));
+            }
+            Self::Segment(_) => {}
+            Self::Call(call) => call.body_failed(message),
         }
     }
 }
 
-/// The open entity and what the body has sent so far.
+/// The open entity and what the body has sent (or, for a call, read) so far.
 #[derive(Debug)]
 pub(crate) struct Tracker {
     owner: Owner,
-    /// `true` when the response had no `Content-Length`, so the length is counted.
+    /// `true` when the response had no `Content-Length`, so the length is counted (a call
+    /// decides that itself).
     count: bool,
     sent: u64,
 }
@@ -55,13 +68,17 @@ impl Drop for Tracker {
     /// Records the counted length; the owner, dropped right after, ends the entity. Runs when
     /// the body ends, fails or is dropped unfinished, whichever comes first.
     fn drop(&mut self) {
-        if self.count {
-            let sent = self.sent;
-            self.owner.entity().with_document(|d| {
-                if let Some(response) = d.http.as_mut().and_then(|h| h.response.as_mut()) {
-                    response.content_length = Some(sent);
-                }
-            });
+        let sent = self.sent;
+        match &mut self.owner {
+            Owner::Call(call) => call.received(sent),
+            Owner::Segment(segment) if self.count => {
+                segment.with_document(|d| {
+                    if let Some(response) = d.http.as_mut().and_then(|h| h.response.as_mut()) {
+                        response.content_length = Some(sent);
+                    }
+                });
+            }
+            Owner::Segment(_) => {}
         }
     }
 }
@@ -117,13 +134,7 @@ where
                     apply_grpc_status(tracker.owner.entity(), trailers);
                 }
             }
-            Poll::Ready(Some(Err(err))) => {
-                let entity = tracker.owner.entity();
-                if entity.is_sampled() {
-                    entity.set_fault();
-                    entity.add_exception(Exception::new(BODY_ERROR_TYPE, err.to_string()));
-                }
-            }
+            Poll::Ready(Some(Err(err))) => tracker.owner.body_failed(&err.to_string()),
             Poll::Ready(None) => {}
         }
         let done = match &polled {

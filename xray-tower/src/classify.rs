@@ -24,14 +24,15 @@ use xray_core::{Entity, Exception, HttpResponse};
 
 use crate::request::{first_values, number};
 
-/// The exception type of a cancelled request.
-pub const CANCELLED_TYPE: &str = "RequestCancelled";
+/// The exception type of a cancelled request or call (the same for both, from
+/// [`xray_core::outbound`]).
+pub use xray_core::outbound::CANCELLED_TYPE;
+
+/// The exception type of a response body that failed while it was being sent or read.
+pub use xray_core::outbound::BODY_ERROR_TYPE;
 
 /// The exception type of a panic.
 pub const PANIC_TYPE: &str = "panic";
-
-/// The exception type of a response body that failed while it was being sent.
-pub const BODY_ERROR_TYPE: &str = "BodyError";
 
 /// gRPC status codes that X-Ray counts as faults (server errors).
 const GRPC_FAULTS: [u16; 3] = [12, 13, 15];
@@ -80,19 +81,7 @@ pub(crate) fn record_failure<E: Display + 'static>(entity: &Entity, err: &E, rem
     if !entity.is_sampled() {
         return;
     }
-    let any = err as &dyn Any;
-    let chain: Option<&(dyn Error + 'static)> = if let Some(e) = any.downcast_ref::<Box<dyn Error + Send + Sync>>() {
-        Some(&**e)
-    } else if let Some(e) = any.downcast_ref::<Box<dyn Error + Send>>() {
-        Some(&**e)
-    } else if let Some(e) = any.downcast_ref::<Box<dyn Error>>() {
-        Some(&**e)
-    } else if let Some(e) = any.downcast_ref::<std::io::Error>() {
-        Some(e)
-    } else {
-        None
-    };
-    match chain {
+    match error_chain(err) {
         Some(e) if remote => entity.record_remote_error(e),
         Some(e) => entity.record_error(e),
         None => {
@@ -102,8 +91,29 @@ pub(crate) fn record_failure<E: Display + 'static>(entity: &Entity, err: &E, rem
     }
 }
 
+/// `err` as an error whose `source()` chain can be read, when its type is one of the common
+/// carriers: the boxed errors of tower, `io::Error`, and (feature `hyper-util`) the error of
+/// hyper-util's legacy client.
+pub(crate) fn error_chain<E: 'static>(err: &E) -> Option<&(dyn Error + 'static)> {
+    let any = err as &dyn Any;
+    if let Some(e) = any.downcast_ref::<Box<dyn Error + Send + Sync>>() {
+        return Some(&**e);
+    }
+    if let Some(e) = any.downcast_ref::<Box<dyn Error + Send>>() {
+        return Some(&**e);
+    }
+    if let Some(e) = any.downcast_ref::<Box<dyn Error>>() {
+        return Some(&**e);
+    }
+    #[cfg(feature = "hyper-util")]
+    if let Some(e) = any.downcast_ref::<hyper_util::client::legacy::Error>() {
+        return Some(e);
+    }
+    any.downcast_ref::<std::io::Error>().map(|e| e as &(dyn Error + 'static))
+}
+
 /// `my_crate::errors::ApiError<u8>` → `ApiError<u8>`.
-fn short_type_name<T>() -> &'static str {
+pub(crate) fn short_type_name<T>() -> &'static str {
     let full = std::any::type_name::<T>();
     let base = full.split('<').next().unwrap_or(full);
     let start = base.rfind("::").map_or(0, |i| i + 2);

@@ -27,7 +27,8 @@
 //! trace id and `Sampled=0` still reach outbound calls. With axum, add
 //! [`with_axum_body`](XrayLayer::with_axum_body) (feature `axum`): the service then answers
 //! with axum's own `Body`, where a body of another type would be boxed once more by axum.
-//! [`XrayClientLayer`] traces outbound calls.
+//! [`XrayClientLayer`] traces outbound calls, recording them as `xray-reqwest` does (both go
+//! through [`xray_core::outbound`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -70,6 +71,8 @@
 //! - `axum`: reads axum's `ConnectInfo<SocketAddr>` for `client_ip` (without it, only a plain
 //!   `SocketAddr` in the request extensions is used) and offers
 //!   `XrayLayer::with_route_annotation` and `XrayLayer::with_axum_body`.
+//! - `hyper-util`: reads the error of hyper-util's legacy client, so that [`XrayClientLayer`]
+//!   right around that client tells a call that could not connect from one that failed later.
 
 mod body;
 pub mod classify;
@@ -91,6 +94,6 @@ pub use layer::XrayLayer;
 #[cfg(feature = "axum")]
 pub use mode::AxumBody;
 pub use mode::{BodyMode, WrapBody};
-pub use naming::{DynamicNaming, FixedName, SegmentNamer};
+pub use naming::{ClientNamer, DefaultClientNamer, DynamicNaming, FixedName, SegmentNamer};
 pub use on_request::OnRequest;
 pub use service::XrayService;

@@ -94,9 +94,71 @@ impl<B> SegmentNamer<B> for DynamicNaming {
     }
 }
 
+/// Names the subsegment of an outgoing call made through
+/// [`XrayClientLayer`](crate::XrayClientLayer), as `xray_reqwest::SubsegmentNamer` does for
+/// reqwest. X-Ray draws one service-map node per distinct name in the `remote` namespace.
+///
+/// Implemented by [`DefaultClientNamer`] (the host), [`FixedName`], `&'static str`, and
+/// closures `Fn(&Request<B>) -> impl Into<Cow<'static, str>>`; it runs for sampled calls only.
+///
+/// ```
+/// use http::Request;
+/// use xray_tower::{ClientNamer, DefaultClientNamer};
+/// let req = Request::get("http://10.0.0.7:8080/v2/items").body(()).unwrap();
+/// assert_eq!(DefaultClientNamer.name(&req), "10.0.0.7");
+/// let by_version = |req: &Request<()>| if req.uri().path().starts_with("/v2/") { "inventory-v2" } else { "inventory" };
+/// assert_eq!(by_version.name(&req), "inventory-v2");
+/// ```
+pub trait ClientNamer<B> {
+    /// The subsegment name for `request`.
+    fn name<'a>(&'a self, request: &'a Request<B>) -> Cow<'a, str>;
+}
+
+/// Names a call after its host (the URI's, else the `Host` header's), without port or the
+/// brackets of an IPv6 literal; `unknown` when there is none, as in `xray-reqwest`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DefaultClientNamer;
+
+impl<B> ClientNamer<B> for DefaultClientNamer {
+    fn name<'a>(&'a self, request: &'a Request<B>) -> Cow<'a, str> {
+        Cow::Borrowed(xray_core::outbound::host_name(crate::request::outgoing_host(request)))
+    }
+}
+
+impl<B> ClientNamer<B> for FixedName {
+    fn name<'a>(&'a self, _: &'a Request<B>) -> Cow<'a, str> {
+        Cow::Borrowed(&self.0)
+    }
+}
+
+impl<B> ClientNamer<B> for &'static str {
+    fn name<'a>(&'a self, _: &'a Request<B>) -> Cow<'a, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl<B, F, N> ClientNamer<B> for F
+where
+    F: Fn(&Request<B>) -> N,
+    N: Into<Cow<'static, str>>,
+{
+    fn name<'a>(&'a self, request: &'a Request<B>) -> Cow<'a, str> {
+        self(request).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_namers() {
+        let req = Request::get("http://[::1]:9/x").body(()).unwrap();
+        assert_eq!(DefaultClientNamer.name(&req), "::1");
+        assert_eq!(DefaultClientNamer.name(&Request::get("/x").body(()).unwrap()), "unknown");
+        assert_eq!(ClientNamer::<()>::name(&FixedName::new("stock"), &req), "stock");
+        assert_eq!(ClientNamer::<()>::name(&"stock", &req), "stock");
+    }
 
     #[test]
     fn wildcard_table() {
@@ -146,8 +208,9 @@ mod tests {
     #[test]
     fn fixed_and_closure_namers() {
         let req = Request::get("/").body(()).unwrap();
-        assert_eq!(FixedName::new("svc").name(&req), "svc");
+        // Both namer traits are in scope here, so the calls name theirs.
+        assert_eq!(SegmentNamer::name(&FixedName::new("svc"), &req), "svc");
         let owned = |_: &Request<()>| String::from("owned");
-        assert_eq!(owned.name(&req), "owned");
+        assert_eq!(SegmentNamer::name(&owned, &req), "owned");
     }
 }

@@ -1,14 +1,10 @@
-//! The `X-Amzn-Trace-Id` header on the wire: read from requests, answered on responses,
-//! injected into outgoing calls.
+//! The `X-Amzn-Trace-Id` header on the wire: read from requests and answered on responses.
+//! Outgoing calls inject it through [`xray_core::outbound`], whose header name this is too.
 
 use http::header::Entry;
-use http::{HeaderMap, HeaderName, HeaderValue};
-use xray_core::header::HEADER_NAME_LOWER;
-use xray_core::{Entity, TraceHeader, TraceId};
-
-/// The header's name. A `const` so that neither lookups nor inserts parse and validate the
-/// name on each request, as a `&str` key or a run-time `from_static` would.
-pub(crate) const TRACE_HEADER: HeaderName = HeaderName::from_static(HEADER_NAME_LOWER);
+use http::{HeaderMap, HeaderValue};
+pub(crate) use xray_core::outbound::TRACE_HEADER;
+use xray_core::{TraceHeader, TraceId};
 
 /// The caller's header, if it sent one; a header that does not parse yields one without a
 /// root, which starts a new trace.
@@ -41,17 +37,6 @@ pub(crate) fn answer(headers: &mut HeaderMap, trace_id: TraceId, answer: Option<
     }
 }
 
-/// Adds `entity`'s downstream header to an outgoing request, unless the caller set one.
-pub(crate) fn inject(headers: &mut HeaderMap, entity: &Entity) {
-    if headers.contains_key(&TRACE_HEADER) {
-        return;
-    }
-    // A buffer of exactly the header's length, which the value takes over without a copy.
-    if let Some(value) = entity.downstream_header().and_then(|h| HeaderValue::try_from(h.to_vec()).ok()) {
-        headers.insert(TRACE_HEADER, value);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,7 +56,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(TRACE_HEADER, HeaderValue::from_static("Root=mine"));
         answer(&mut headers, ROOT.parse().unwrap(), None);
-        assert_eq!(headers[HEADER_NAME_LOWER], "Root=mine");
+        assert_eq!(headers[xray_core::header::HEADER_NAME_LOWER], "Root=mine");
     }
 
     #[test]

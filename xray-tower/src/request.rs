@@ -65,11 +65,18 @@ fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<
     text(headers.get(name))
 }
 
-/// The host as the caller sent it (`Host` header, else the URI's authority), port included.
+/// The host as the caller sent it (`Host` header, else the URI's authority), port included,
+/// never the user-info a client may have put in either.
 pub(crate) fn host<'a, B>(request: &'a Request<B>, headers: &Headers<'a>) -> Option<&'a str> {
     text(headers.host)
         .map(str::trim_ascii)
-        .or_else(|| request.uri().authority().map(|a| a.as_str().rsplit('@').next().unwrap_or("")))
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .map(without_user_info)
+}
+
+/// `user:password@host:port` → `host:port`.
+fn without_user_info(authority: &str) -> &str {
+    authority.rsplit('@').next().unwrap_or(authority)
 }
 
 /// [`host`] for code that has not scanned the headers: one lookup.
@@ -148,19 +155,27 @@ pub(crate) fn http_request<B>(
 /// query, which may carry credentials.
 pub(crate) fn outgoing_url<B>(request: &Request<B>) -> String {
     let uri = request.uri();
-    let host = uri.host().or_else(|| header(request.headers(), HOST)).unwrap_or("");
-    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-    format!("{}://{host}{port}{}", uri.scheme_str().unwrap_or("http"), uri.path())
+    let (host, port) = outgoing_authority(request).map_or(("", ""), split_port);
+    let colon = if port.is_empty() { "" } else { ":" };
+    format!("{}://{host}{colon}{port}{}", uri.scheme_str().unwrap_or("http"), uri.path())
 }
 
-/// The name of an outgoing call's subsegment: the host without port.
-pub(crate) fn outgoing_host<B>(request: &Request<B>) -> &str {
-    request
-        .uri()
-        .host()
-        .or_else(|| header(request.headers(), HOST).map(|h| h.rsplit_once(':').map_or(h, |(host, _)| host)))
-        .filter(|h| !h.is_empty())
-        .unwrap_or("remote")
+/// The host of an outgoing call, without port or user-info, for naming its subsegment.
+pub(crate) fn outgoing_host<B>(request: &Request<B>) -> Option<&str> {
+    outgoing_authority(request).map(|a| split_port(a).0)
+}
+
+/// `host[:port]` of an outgoing call: the URI's authority, else the `Host` header.
+fn outgoing_authority<B>(request: &Request<B>) -> Option<&str> {
+    request.uri().authority().map(|a| a.as_str()).or_else(|| header(request.headers(), HOST)).map(without_user_info)
+}
+
+/// `host:port` → (`host`, `port`); an IPv6 literal keeps its brackets.
+fn split_port(authority: &str) -> (&str, &str) {
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, port),
+        _ => (authority, ""),
+    }
 }
 
 #[cfg(test)]
@@ -249,9 +264,24 @@ mod tests {
     fn outgoing_url_strips_credentials_and_query() {
         let r = req("https://user:secret@api.example.com:8443/v1/items?token=abc", &[]);
         assert_eq!(outgoing_url(&r), "https://api.example.com:8443/v1/items");
-        assert_eq!(outgoing_host(&r), "api.example.com");
+        assert_eq!(outgoing_host(&r), Some("api.example.com"));
         let r = req("/relative", &[("host", "backend:9000")]);
         assert_eq!(outgoing_url(&r), "http://backend:9000/relative");
-        assert_eq!(outgoing_host(&r), "backend");
+        assert_eq!(outgoing_host(&r), Some("backend"));
+        let r = req("/relative", &[("host", "user:secret@backend:9000")]);
+        assert_eq!(outgoing_url(&r), "http://backend:9000/relative");
+        assert_eq!(outgoing_host(&r), Some("backend"));
+        let r = req("/v6", &[("host", "[::1]:9000")]);
+        assert_eq!((outgoing_url(&r).as_str(), outgoing_host(&r)), ("http://[::1]:9000/v6", Some("[::1]")));
+        assert_eq!(outgoing_host(&req("/nowhere", &[])), None);
+    }
+
+    #[test]
+    fn incoming_host_header_loses_user_info() {
+        let r = req("/orders?id=1", &[("host", "alice:pa55word@shop.example:8080")]);
+        let seen = Headers::scan(r.headers());
+        assert_eq!(host(&r, &seen), Some("shop.example:8080"));
+        let h = http_request(&r, &seen, host(&r, &seen), true);
+        assert_eq!(h.url.as_deref(), Some("http://shop.example:8080/orders?id=1"));
     }
 }

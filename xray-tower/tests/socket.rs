@@ -173,6 +173,86 @@ async fn client_layer_records_connection_errors_as_remote_faults() {
     assert!(flag(call, "fault"));
     assert_eq!(call["cause"]["exceptions"][0]["remote"], true);
     assert!(call["http"].get("response").is_none());
+    // hyper-util's error says that connecting failed only to a reader that knows its type.
+    if cfg!(feature = "hyper-util") {
+        assert!(call["http"]["request"].get("traced").is_none(), "never reached a server: {call:#}");
+    }
+}
+
+#[tokio::test]
+async fn a_call_that_never_connected_is_not_traced() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let (recorder, emitter) = recorder();
+    // Boxed errors, as most tower stacks have them, show their source chain.
+    let client = ServiceBuilder::new()
+        .layer(XrayClientLayer::new())
+        .map_err(tower::BoxError::from)
+        .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    let segment = recorder.new_segment("caller");
+    let request =
+        Request::get(format!("http://user:pw@{closed}/x?token=secret")).body(Full::new(Bytes::new())).unwrap();
+    assert!(client.oneshot(request).with_entity(segment.entity()).await.is_err());
+    segment.end();
+
+    let doc = only_document(&emitter);
+    let call = &doc["subsegments"][0];
+    assert!(flag(call, "fault"));
+    assert!(call["http"]["request"].get("traced").is_none(), "{call:#}");
+    let exceptions = call["cause"]["exceptions"].as_array().unwrap();
+    assert!(exceptions.len() > 1, "the chain down to the refused connection: {call:#}");
+    assert!(exceptions.iter().all(|e| e["remote"] == true), "{call:#}");
+    assert!(!doc.to_string().contains("secret"), "{doc:#}");
+}
+
+#[tokio::test]
+async fn client_layer_names_calls_with_a_hook() {
+    let (addr, server) = serve(echo_app()).await;
+    let (recorder, emitter) = recorder();
+    let client = || Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let fixed = ServiceBuilder::new().layer(XrayClientLayer::new().with_naming("echo-service")).service(client());
+    let by_path = ServiceBuilder::new()
+        .layer(XrayClientLayer::new().with_naming(|req: &Request<Full<Bytes>>| format!("echo {}", req.uri().path())))
+        .service(client());
+    let request = || Request::get(format!("http://{addr}/echo")).body(Full::new(Bytes::new())).unwrap();
+
+    let segment = recorder.new_segment("caller");
+    async {
+        drop(fixed.oneshot(request()).await.unwrap());
+        drop(by_path.oneshot(request()).await.unwrap());
+    }
+    .with_entity(segment.entity())
+    .await;
+    segment.end();
+
+    let doc = only_document(&emitter);
+    let names: Vec<&Value> = doc["subsegments"].as_array().unwrap().iter().map(|s| &s["name"]).collect();
+    assert_eq!(names, ["echo-service", "echo /echo"]);
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_call_dropped_before_its_response_is_cancelled() {
+    let slow = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let (addr, server) = serve(slow).await;
+    let (recorder, emitter) = recorder();
+    let segment = recorder.new_segment("caller");
+    let request = Request::get(format!("http://{addr}/slow")).body(Full::new(Bytes::new())).unwrap();
+    let call = traced_client().oneshot(request).with_entity(segment.entity());
+    assert!(tokio::time::timeout(Duration::from_millis(200), call).await.is_err());
+    segment.end();
+
+    let doc = only_document(&emitter);
+    let call = &doc["subsegments"][0];
+    assert!(flag(call, "error") && !flag(call, "fault"), "{call:#}");
+    assert_eq!(call["cause"]["exceptions"][0]["type"], xray_tower::CANCELLED_TYPE);
+    assert!(call["http"].get("response").is_none());
+    server.abort();
 }
 
 #[tokio::test]
