@@ -1,123 +1,18 @@
-//! One outgoing HTTP call, as every HTTP-client integration records it (feature `http`).
-//!
-//! `xray-reqwest` and `xray-tower`'s client layer both go through [`Call`]: they differ only in
-//! their request, response and error types. A call is
-//! - a subsegment of the current entity, named after the host ([`host_name`]) or by the
-//!   integration's naming hook, in namespace `remote`, with `http.request` (method, URL
-//!   without user-info or query unless asked for);
-//! - an `X-Amzn-Trace-Id` header ([`TRACE_HEADER`], [`inject`]) with `Parent` = the subsegment,
-//!   unless the caller set one;
-//! - `http.response` (status, and `Content-Length` or else the bytes read) with the flags the
-//!   status implies, or an error ([`Call::fail`]) classified by [`Failure`], whose recorded
-//!   messages hold no user-info or query ([`scrub_urls`]);
-//! - `traced: true` only when our header went out *and* the request reached the peer, since
-//!   X-Ray then waits for the callee's segment;
-//! - cancelled (an error with a [`CANCELLED_TYPE`] exception) when dropped before its response.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use http::{HeaderMap, StatusCode};
-//! use xray_core::outbound::{self, Call};
-//! use xray_core::{AlwaysSample, MemoryEmitter, Recorder};
-//!
-//! let emitter = Arc::new(MemoryEmitter::new());
-//! let recorder = Recorder::builder().with_sampler(AlwaysSample).with_emitter(emitter.clone()).build().unwrap();
-//! let segment = recorder.new_segment("orders");
-//! segment.in_scope(|| {
-//!     let mut headers = HeaderMap::new();
-//!     let Some(parent) = outbound::recording_parent(&mut headers) else { return };
-//!     let mut call = Call::start(&parent, "inventory", "GET", "http://inventory/items/7".into(), false);
-//!     call.inject(&mut headers);
-//!     // ... send the request, then:
-//!     call.response(StatusCode::OK, &HeaderMap::new());
-//!     call.received(12);
-//! });
-//! segment.end();
-//! let call = &emitter.documents()[0]["subsegments"][0];
-//! assert_eq!(call["http"]["request"]["traced"], true);
-//! assert_eq!(call["http"]["response"]["content_length"], 12);
-//! ```
+//! [`Call`]: the subsegment of one outgoing call, from the request to the end of its response
+//! body, its error, or its cancellation; and [`Failure`], how a failed call is classified.
 
 use std::borrow::Cow;
 use std::error::Error;
 
 use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 
-use crate::header::HEADER_NAME_LOWER;
+use super::{BODY_ERROR_TYPE, CANCELLED_TYPE, inject, scrub_urls};
 use crate::model::{Cause, CauseDetails, Exception, Http, HttpRequest, HttpResponse, Namespace, method_name};
 use crate::{Entity, Subsegment};
 
-/// `X-Amzn-Trace-Id` as a header name. A `const`, so that neither lookups nor inserts parse
-/// and validate the name on each request, as a `&str` key or a run-time `from_static` would.
-pub const TRACE_HEADER: HeaderName = HeaderName::from_static(HEADER_NAME_LOWER);
-
-/// The subsegment name of a call whose host is unknown.
-pub const UNKNOWN_HOST: &str = "unknown";
-
-/// The exception type of a call (or request) dropped before its response arrived.
-pub const CANCELLED_TYPE: &str = "RequestCancelled";
-
-/// The exception type of a response body that failed while it was moving.
-pub const BODY_ERROR_TYPE: &str = "BodyError";
-
 /// The message of the [`CANCELLED_TYPE`] exception of a call.
 const CANCELLED_MESSAGE: &str = "the call was dropped before its response arrived";
-
-/// Adds `entity`'s downstream header to `headers` unless the caller set one; `true` when it
-/// did. Outside a trace nothing is added.
-///
-/// ```
-/// # use http::HeaderMap;
-/// # use xray_core::{Entity, outbound};
-/// let mut headers = HeaderMap::new();
-/// assert!(!outbound::inject(&mut headers, &Entity::noop()));
-/// assert!(headers.is_empty());
-/// ```
-pub fn inject(headers: &mut HeaderMap, entity: &Entity) -> bool {
-    if headers.contains_key(&TRACE_HEADER) {
-        return false;
-    }
-    // A buffer of exactly the header's length, which the value takes over without a copy.
-    match entity.downstream_header().map(|h| HeaderValue::try_from(h.to_vec())) {
-        Some(Ok(value)) => {
-            headers.insert(TRACE_HEADER, value);
-            true
-        }
-        _ => false,
-    }
-}
-
-/// The entity an outgoing call records under, from the current context: `None` outside a
-/// trace, and `None` in an unsampled trace, after injecting its header (`Sampled=0`) into
-/// `headers` so that the callee learns the decision. Neither case allocates more than that
-/// header.
-pub fn recording_parent(headers: &mut HeaderMap) -> Option<Entity> {
-    let parent = crate::current_quiet();
-    if parent.is_noop() {
-        return None;
-    }
-    if !parent.is_sampled() {
-        inject(headers, &parent);
-        return None;
-    }
-    Some(parent)
-}
-
-/// The default subsegment name for a host: the host without the brackets of an IPv6 literal
-/// (X-Ray names cannot hold brackets), or [`UNKNOWN_HOST`].
-///
-/// ```
-/// # use xray_core::outbound::host_name;
-/// assert_eq!(host_name(Some("[::1]")), "::1");
-/// assert_eq!(host_name(Some("")), "unknown");
-/// ```
-pub fn host_name(host: Option<&str>) -> &str {
-    match host.filter(|h| !h.is_empty()) {
-        Some(h) => h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h),
-        None => UNKNOWN_HOST,
-    }
-}
 
 /// How a call failed, which decides `remote` on its exceptions and whether it is `traced`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,97 +207,16 @@ impl Drop for Call {
     }
 }
 
-/// `text` with every URL in it (`scheme://…`) cut as calls record URLs: without user-info or
-/// fragment, and without the query unless `keep_query`. Error messages name URLs in many
-/// forms (`… for url (http://u:p@host/?token=…)`), so a URL runs to the next whitespace or
-/// quote, less closing punctuation at its end. Borrows when nothing is cut.
-///
-/// ```
-/// # use xray_core::outbound::scrub_urls;
-/// let message = "error sending request for url (http://bob:pw@api.example/items?token=t)";
-/// assert_eq!(scrub_urls(message, false), "error sending request for url (http://api.example/items)");
-/// ```
-pub fn scrub_urls(text: &str, keep_query: bool) -> Cow<'_, str> {
-    let mut out: Option<String> = None;
-    let (mut copied, mut search) = (0, 0);
-    while let Some(found) = text.get(search..).and_then(|rest| rest.find("://")) {
-        let start = search + found + 3;
-        let rest = text.get(start..).unwrap_or("");
-        let token = rest.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'));
-        let token = &rest[..token.unwrap_or(rest.len())];
-        let url = token.trim_end_matches([')', ']', '}', '.', ',', ';', ':']);
-        let end = start + url.len();
-        search = end.max(start);
-        // Every cut is next to an ASCII byte, so each slice falls on character boundaries.
-        let authority = url.find(['/', '?', '#']).unwrap_or(url.len());
-        let user_info = url[..authority].rfind('@').map_or(0, |at| at + 1);
-        let tail = &url[authority..];
-        let kept = if keep_query { tail.find('#') } else { tail.find(['?', '#']) }.unwrap_or(tail.len());
-        if user_info == 0 && kept == tail.len() {
-            continue;
-        }
-        let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
-        out.push_str(&text[copied..start]);
-        out.push_str(&url[user_info..authority]);
-        out.push_str(&tail[..kept]);
-        copied = end;
-    }
-    match out {
-        None => Cow::Borrowed(text),
-        Some(mut out) => {
-            out.push_str(&text[copied..]);
-            Cow::Owned(out)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
+    use http::HeaderValue;
     use serde_json::Value;
 
     use super::*;
+    use crate::outbound::TRACE_HEADER;
     use crate::{AlwaysSample, MemoryEmitter, Recorder};
-
-    #[test]
-    fn scrub_table() {
-        // (text, without query, with query)
-        let cases = [
-            ("no url here", "no url here", "no url here"),
-            ("http://h/p", "http://h/p", "http://h/p"),
-            ("for url (http://u:p@h:1/p?token=s#f)", "for url (http://h:1/p)", "for url (http://h:1/p?token=s)"),
-            (
-                "a https://h/x?q=1, then http://u@g/y.",
-                "a https://h/x, then http://g/y.",
-                "a https://h/x?q=1, then http://g/y.",
-            ),
-            (
-                "\"http://a:b@h/\" and 'ftp://c:d@e/f?g'",
-                "\"http://h/\" and 'ftp://e/f'",
-                "\"http://h/\" and 'ftp://e/f?g'",
-            ),
-            ("http://h/mail@box?a=@", "http://h/mail@box", "http://h/mail@box?a=@"),
-            ("http://u:p@[::1]:9/v?q", "http://[::1]:9/v", "http://[::1]:9/v?q"),
-            ("http://user:pa55@h", "http://h", "http://h"),
-            ("trailing ://", "trailing ://", "trailing ://"),
-            ("é http://ü:p@hé/ü?ß", "é http://hé/ü", "é http://hé/ü?ß"),
-        ];
-        for (text, without, with) in cases {
-            assert_eq!(scrub_urls(text, false), without, "{text}");
-            assert_eq!(scrub_urls(text, true), with, "{text} keeping the query");
-        }
-        assert!(matches!(scrub_urls("http://h/p", false), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn host_names() {
-        for (host, name) in
-            [(Some("api.example"), "api.example"), (Some("[2001:db8::7]"), "2001:db8::7"), (None, "unknown")]
-        {
-            assert_eq!(host_name(host), name);
-        }
-    }
 
     fn record(f: impl FnOnce(&Entity)) -> Value {
         let emitter = Arc::new(MemoryEmitter::new());
