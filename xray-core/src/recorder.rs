@@ -22,6 +22,11 @@ pub const DEFAULT_STREAMING_THRESHOLD: usize = 256 * 1024;
 
 static GLOBAL: OnceLock<Recorder> = OnceLock::new();
 
+/// Set by Lambda to the function's name: its presence means Lambda mode.
+const LAMBDA_FUNCTION_VAR: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// Set by Lambda to the Runtime API's address (custom runtimes, emulators).
+const LAMBDA_RUNTIME_API_VAR: &str = "AWS_LAMBDA_RUNTIME_API";
+
 struct Inner {
     config: Config,
     service_name: String,
@@ -79,10 +84,30 @@ impl Recorder {
     /// A builder configured from the `AWS_XRAY_*` environment variables. A set
     /// `AWS_XRAY_DAEMON_ADDRESS` wins over [`with_daemon_address`](RecorderBuilder::with_daemon_address),
     /// so that an operator can redirect a built binary, as with the official SDKs.
+    ///
+    /// Inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` or `AWS_LAMBDA_RUNTIME_API` set) the
+    /// builder starts in Lambda mode: centralized sampling is off (Lambda samples, and the
+    /// facade obeys its decision), the [service name](Recorder::service_name) defaults to the
+    /// function's name, the daemon is the one Lambda names in `AWS_XRAY_DAEMON_ADDRESS`, and
+    /// [`install`](RecorderBuilder::install) logs that it runs in Lambda mode.
     pub fn from_env() -> Result<RecorderBuilder, BuildError> {
-        let config = Config::from_env()?;
-        let daemon_from_env = std::env::var(crate::config::DAEMON_ADDRESS_VAR).is_ok_and(|v| !v.trim().is_empty());
-        Ok(RecorderBuilder { daemon_from_env, ..RecorderBuilder::new(config) })
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env), reading the variables through `lookup`.
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<RecorderBuilder, BuildError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let config = Config::from_lookup(get)?;
+        let daemon_from_env = get(crate::config::DAEMON_ADDRESS_VAR).is_some();
+        let function = get(LAMBDA_FUNCTION_VAR).map(|v| v.trim().to_owned());
+        let lambda = function.is_some() || get(LAMBDA_RUNTIME_API_VAR).is_some();
+        let mut builder = RecorderBuilder { daemon_from_env, lambda, ..RecorderBuilder::new(config) };
+        if lambda {
+            builder.centralized_sampling = false;
+            // AWS_XRAY_TRACING_NAME, when set, stays the fallback it is everywhere else.
+            builder.service_name = builder.config.tracing_name.clone().or(function);
+        }
+        Ok(builder)
     }
 
     /// The installed global recorder.
@@ -275,6 +300,8 @@ pub struct RecorderBuilder {
     streaming_threshold: usize,
     /// `AWS_XRAY_DAEMON_ADDRESS` was set: it wins over [`with_daemon_address`](Self::with_daemon_address).
     daemon_from_env: bool,
+    /// [`Recorder::from_env`] found itself inside AWS Lambda.
+    lambda: bool,
 }
 
 impl std::fmt::Debug for RecorderBuilder {
@@ -287,6 +314,7 @@ impl std::fmt::Debug for RecorderBuilder {
             .field("centralized_sampling", &self.centralized_sampling)
             .field("origin", &self.origin)
             .field("streaming_threshold", &self.streaming_threshold)
+            .field("lambda", &self.lambda)
             .finish_non_exhaustive()
     }
 }
@@ -306,6 +334,7 @@ impl RecorderBuilder {
             resource: None,
             streaming_threshold: DEFAULT_STREAMING_THRESHOLD,
             daemon_from_env: false,
+            lambda: false,
         }
     }
 
@@ -467,11 +496,16 @@ impl RecorderBuilder {
     /// Builds the recorder, makes it the global one, applies its log level and context-missing
     /// strategy, and returns a guard that shuts the recorder down when dropped.
     pub fn install(self) -> Result<RecorderGuard, BuildError> {
+        let lambda = self.lambda;
         let recorder = self.build()?;
         GLOBAL.set(recorder.clone()).map_err(|_| BuildError::AlreadyInstalled)?;
         set_context_missing(recorder.config().context_missing);
         set_log_level(recorder.config().log_level);
-        log_event!(Info, daemon = %recorder.config().daemon_address, enabled = recorder.is_enabled(), "X-Ray recorder installed");
+        if lambda {
+            log_event!(Info, daemon = %recorder.config().daemon_address, enabled = recorder.is_enabled(), function = recorder.service_name(), "X-Ray recorder installed in AWS Lambda mode (Lambda samples; centralized sampling off)");
+        } else {
+            log_event!(Info, daemon = %recorder.config().daemon_address, enabled = recorder.is_enabled(), "X-Ray recorder installed");
+        }
         Ok(RecorderGuard { recorder, armed: true })
     }
 }
@@ -598,6 +632,33 @@ mod tests {
         // Without the variable, the builder's address is used.
         let plain = RecorderBuilder::new(Config::default()).with_daemon_address(code);
         assert_eq!(plain.config.daemon_address.udp.port(), 4000);
+    }
+
+    #[test]
+    fn lambda_is_detected_from_its_variables() {
+        fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        }
+        let lambda = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "checkout"),
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+        ];
+        let builder = Recorder::from_lookup(lookup(&lambda)).unwrap();
+        assert!(builder.lambda && !builder.centralized_sampling);
+        assert_eq!(builder.config.daemon_address.udp.to_string(), "169.254.79.129:2000");
+        let emitter = Arc::new(MemoryEmitter::new());
+        assert_eq!(builder.with_emitter(emitter.clone()).build().unwrap().service_name(), "checkout");
+        // The runtime API alone is enough; the tracing name stays the fallback; code still wins.
+        let builder = Recorder::from_lookup(lookup(&[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")])).unwrap();
+        assert!(builder.lambda && !builder.centralized_sampling && builder.service_name.is_none());
+        let named = [("AWS_LAMBDA_FUNCTION_NAME", "checkout"), ("AWS_XRAY_TRACING_NAME", "shop")];
+        assert_eq!(Recorder::from_lookup(lookup(&named)).unwrap().service_name.as_deref(), Some("shop"));
+        let code = Recorder::from_lookup(lookup(&lambda)).unwrap().with_service_name("api").with_emitter(emitter);
+        assert_eq!(code.build().unwrap().service_name(), "api");
+        // Elsewhere: centralized sampling on, no Lambda mode.
+        let plain = Recorder::from_lookup(lookup(&[("AWS_XRAY_TRACING_NAME", "shop")])).unwrap();
+        assert!(!plain.lambda && plain.centralized_sampling);
     }
 
     #[test]
