@@ -122,6 +122,7 @@
 )]
 
 mod call;
+mod conn_string;
 mod connection;
 mod database;
 mod executor;
