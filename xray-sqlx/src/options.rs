@@ -44,9 +44,9 @@ impl Options {
         self
     }
 
-    /// The URL recorded in `sql.url`, for example the one your configuration holds; it is
-    /// recorded without password, secret-looking query parameters and fragment (see
-    /// [`sanitize_url`](crate::sanitize_url)).
+    /// The URL recorded in `sql.url`, for example the one your configuration holds (a URL, a
+    /// libpq or ODBC key-value string, or a Go DSN); it is recorded without password,
+    /// secret-looking parameters and fragment (see [`sanitize_url`]).
     ///
     /// Defaults to a URL built from the pool's connect options: scheme, user, host, port and
     /// database, never the password.
