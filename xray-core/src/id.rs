@@ -80,7 +80,7 @@ fn encode8(v: u32) -> [u8; 8] {
     (x + LO * u64::from(b'0') + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
-fn write_hex(out: &mut [u8], bytes: &[u8]) {
+pub(crate) fn write_hex(out: &mut [u8], bytes: &[u8]) {
     for (digits, word) in out.chunks_exact_mut(8).zip(bytes.chunks_exact(4)) {
         digits.copy_from_slice(&encode8(u32::from_be_bytes([word[0], word[1], word[2], word[3]])));
     }
@@ -105,7 +105,7 @@ static HEX_VALUE: [u8; 256] = {
 
 /// Decodes `hex`, whole groups of eight digits, into `out`, four bytes per group; `offset`
 /// positions errors in the whole input. Every id's hex parts are such groups (8, 16, 24).
-fn read_hex(hex: &[u8], out: &mut [u8], offset: usize) -> Result<(), ParseIdError> {
+pub(crate) fn read_hex(hex: &[u8], out: &mut [u8], offset: usize) -> Result<(), ParseIdError> {
     let mut ok = hex.len().is_multiple_of(8);
     for (digits, bytes) in hex.chunks_exact(8).zip(out.chunks_exact_mut(4)) {
         let mut word = [0u8; 8];

@@ -86,6 +86,7 @@ mod sys;
 pub mod test;
 mod time;
 mod trace;
+pub mod w3c;
 
 pub use config::{Config, ConfigError, ContextMissing, DaemonAddress, ParseAddressError, ParseContextMissingError};
 pub use context::{
