@@ -15,7 +15,7 @@ use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use xray_core::outbound::Call;
-use xray_core::{Entity, Exception, Segment};
+use xray_core::{Entity, Exception, Segment, Subsegment};
 
 use crate::classify::{BODY_ERROR_TYPE, apply_grpc_status};
 
@@ -24,6 +24,8 @@ use crate::classify::{BODY_ERROR_TYPE, apply_grpc_status};
 pub(crate) enum Owner {
     /// An incoming request's segment.
     Segment(Segment),
+    /// An incoming request recorded as a subsegment of an entity already current.
+    Subsegment(Subsegment),
     /// An outgoing call, which records its own length and body errors.
     Call(Call),
 }
@@ -32,18 +34,19 @@ impl Owner {
     pub(crate) fn entity(&self) -> &Entity {
         match self {
             Self::Segment(s) => s,
+            Self::Subsegment(s) => s,
             Self::Call(c) => c.entity(),
         }
     }
 
     fn body_failed(&mut self, message: &str) {
-        match self {
-            Self::Segment(segment) if segment.is_sampled() => {
-                segment.set_fault();
-                segment.add_exception(Exception::new(BODY_ERROR_TYPE, message));
-            }
-            Self::Segment(_) => {}
-            Self::Call(call) => call.body_failed(message),
+        if let Self::Call(call) = self {
+            return call.body_failed(message);
+        }
+        let entity = self.entity();
+        if entity.is_sampled() {
+            entity.set_fault();
+            entity.add_exception(Exception::new(BODY_ERROR_TYPE, message));
         }
     }
 }
@@ -69,16 +72,15 @@ impl Drop for Tracker {
     /// the body ends, fails or is dropped unfinished, whichever comes first.
     fn drop(&mut self) {
         let sent = self.sent;
-        match &mut self.owner {
-            Owner::Call(call) => call.received(sent),
-            Owner::Segment(segment) if self.count => {
-                segment.with_document(|d| {
-                    if let Some(response) = d.http.as_mut().and_then(|h| h.response.as_mut()) {
-                        response.content_length = Some(sent);
-                    }
-                });
-            }
-            Owner::Segment(_) => {}
+        if let Owner::Call(call) = &mut self.owner {
+            return call.received(sent);
+        }
+        if self.count {
+            self.owner.entity().with_document(|d| {
+                if let Some(response) = d.http.as_mut().and_then(|h| h.response.as_mut()) {
+                    response.content_length = Some(sent);
+                }
+            });
         }
     }
 }
