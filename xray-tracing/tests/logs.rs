@@ -161,8 +161,13 @@ async fn unsampled_requests_log_their_trace_id_and_with_noop_id_false_an_entity_
         assert!(line.starts_with(&format!("AWS-XRAY-TRACE-ID: {trace_id} ")), "{line}");
     }
 
-    let mut config = Config::default();
-    config.noop_id = false;
+    // `Config` is non-exhaustive: no struct literal outside xray-core.
+    #[allow(clippy::field_reassign_with_default)]
+    let config = {
+        let mut config = Config::default();
+        config.noop_id = false;
+        config
+    };
     let (trace_id, lines) = unsampled_lines(config).await;
     assert_eq!(lines.len(), 4, "{lines:#?}");
     let prefix = format!("AWS-XRAY-TRACE-ID: {trace_id}@");
