@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::json;
 use crate::model::{DocumentType, SegmentDocument};
 
 /// The header line the daemon expects before each document.
@@ -70,23 +71,68 @@ impl Write for Counter {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Bytes measured or serialized for measuring on this thread (tests check the work is linear).
+    static MEASURED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+fn count_measured(bytes: usize) {
+    MEASURED.with(|m| m.set(m.get() + bytes));
+}
+
+#[cfg(not(test))]
+fn count_measured(_bytes: usize) {}
+
 fn json_len(value: &impl Serialize) -> usize {
     let mut c = Counter(0);
     // Serializing our model into a counter cannot fail; count nothing if it somehow does.
-    match serde_json::to_writer(&mut c, value) {
+    let len = match serde_json::to_writer(&mut c, value) {
         Ok(()) => c.0,
         Err(_) => 0,
-    }
+    };
+    count_measured(len);
+    len
 }
 
-/// The length of a document's JSON as the emitters write it.
-fn doc_len(doc: &SegmentDocument) -> usize {
-    let mut scratch = Vec::new();
-    match doc.write_json(&mut scratch) {
-        Ok(()) => scratch.len(),
-        Err(_) => 0,
-    }
+/// Sizes of a document tree as the emitters write it, measured once per node, so that
+/// splitting a large tree costs time linear in its size.
+#[derive(Debug)]
+struct Sizes {
+    /// The document without its embedded subsegments.
+    own: usize,
+    /// The whole document.
+    total: usize,
+    /// The embedded subsegments', in order.
+    children: Vec<Sizes>,
 }
+
+/// `,"subsegments":[` and `]` around the children, and a comma between two of them.
+fn with_children(own: usize, children: &[Sizes]) -> usize {
+    if children.is_empty() {
+        return own;
+    }
+    own + 16 + children.iter().map(|c| c.total).sum::<usize>() + children.len()
+}
+
+/// The length of `doc`'s JSON without its embedded subsegments.
+fn own_len(doc: &SegmentDocument, scratch: &mut Vec<u8>) -> Result<usize, serde_json::Error> {
+    scratch.clear();
+    json::write_document_shallow(scratch, doc).map_err(serde_json::Error::io)?;
+    count_measured(scratch.len());
+    Ok(scratch.len())
+}
+
+fn measure(doc: &SegmentDocument, scratch: &mut Vec<u8>) -> Result<Sizes, serde_json::Error> {
+    let own = own_len(doc, scratch)?;
+    let children = doc.subsegments.iter().map(|c| measure(c, scratch)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Sizes { own, total: with_children(own, &children), children })
+}
+
+/// Above this capacity the encoder's buffer is given back after a document: the memory an
+/// oversized document needed is not kept for the small ones that follow.
+const KEEP_CAPACITY: usize = 128 << 10;
 
 impl Encoder {
     /// An encoder for the daemon's 64,000-byte limit.
@@ -101,14 +147,28 @@ impl Encoder {
 
     /// Encodes `doc` into datagrams (header line included), handing each to `out`. `out` may
     /// swap the buffer for another (empty) one to keep it without a copy.
+    ///
+    /// A document that fits is written once. One that does not is measured once, node by
+    /// node, and split and cut from those sizes: the work stays linear in the document's size.
     pub fn encode(
         &mut self,
         mut doc: SegmentDocument,
         out: &mut dyn FnMut(&mut Vec<u8>),
     ) -> Result<EncodeReport, serde_json::Error> {
         let mut report = EncodeReport::default();
-        self.encode_tree(&mut doc, out, &mut report)?;
-        Ok(report)
+        if self.write(&doc)? <= self.max {
+            report.datagrams = 1;
+            out(&mut self.buf);
+            return Ok(report);
+        }
+        let mut scratch = Vec::new();
+        let sizes = measure(&doc, &mut scratch)?;
+        drop(scratch);
+        let result = self.encode_sized(&mut doc, sizes, out, &mut report);
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::with_capacity(4096);
+        }
+        result.map(|()| report)
     }
 
     fn write(&mut self, doc: &SegmentDocument) -> Result<usize, serde_json::Error> {
@@ -125,16 +185,22 @@ impl Encoder {
         Ok(self.buf.len() - DAEMON_HEADER.len())
     }
 
-    fn encode_tree(
+    /// Encodes `doc`, whose sizes are `sizes`, splitting and cutting as needed.
+    fn encode_sized(
         &mut self,
         doc: &mut SegmentDocument,
+        sizes: Sizes,
         out: &mut dyn FnMut(&mut Vec<u8>),
         report: &mut EncodeReport,
     ) -> Result<(), serde_json::Error> {
-        if self.write(doc)? <= self.max {
-            report.datagrams += 1;
-            out(&mut self.buf);
-            return Ok(());
+        if sizes.total <= self.max {
+            let len = self.write(doc)?;
+            debug_assert_eq!(len, sizes.total, "measured and written sizes agree");
+            if len <= self.max {
+                report.datagrams += 1;
+                out(&mut self.buf);
+                return Ok(());
+            }
         }
         if doc.subsegments.is_empty() {
             report.truncated = true;
@@ -147,36 +213,48 @@ impl Encoder {
         report.split = true;
         let children = std::mem::take(&mut doc.subsegments);
         // Room left for embedded children once the bare document and `"subsegments":[]` are in.
-        let mut room = self.max.saturating_sub(doc_len(doc) + 17);
+        let mut room = self.max.saturating_sub(sizes.own + 17);
+        let mut kept = Vec::new();
         let mut detached = Vec::new();
-        for child in children {
-            let len = doc_len(&child) + 1;
+        for (child, child_sizes) in children.into_iter().zip(sizes.children) {
+            let len = child_sizes.total + 1;
             if len <= room {
                 room -= len;
                 doc.subsegments.push(child);
+                kept.push(child_sizes);
             } else {
-                detached.push(child);
+                detached.push((child, child_sizes));
             }
         }
-        for mut child in detached {
+        let mut scratch = Vec::new();
+        for (mut child, mut child_sizes) in detached {
             child.kind = Some(DocumentType::Subsegment);
             child.trace_id = doc.trace_id;
             child.parent_id = Some(doc.id);
-            self.encode_tree(&mut child, out, report)?;
+            // Only the fields just set changed: the child's own part is measured again, not its tree.
+            child_sizes.own = own_len(&child, &mut scratch)?;
+            child_sizes.total = with_children(child_sizes.own, &child_sizes.children);
+            self.encode_sized(&mut child, child_sizes, out, report)?;
         }
-        self.encode_tree(doc, out, report)
+        let total = with_children(sizes.own, &kept);
+        self.encode_sized(doc, Sizes { own: sizes.own, total, children: kept }, out, report)
     }
 }
 
 /// Cuts the largest parts of a childless document until it fits in `max` bytes.
+///
+/// Every round measures the whole value once ([`measure_value`]) and cuts at one place from
+/// those sizes, so a round is linear in the document's size; one round almost always does.
 fn truncate_to_fit(doc: &SegmentDocument, max: usize) -> Result<Value, serde_json::Error> {
     let mut value = serde_json::to_value(doc)?;
-    for _ in 0..64 {
-        let len = json_len(&value);
+    let mut sizes = Vec::new();
+    for _ in 0..4 {
+        sizes.clear();
+        let len = measure_value(&value, &mut sizes);
         if len <= max {
             return Ok(value);
         }
-        if !shrink(&mut value, len - max) {
+        if !shrink(&mut value, &sizes, len - max) {
             break;
         }
     }
@@ -190,45 +268,87 @@ fn truncate_to_fit(doc: &SegmentDocument, max: usize) -> Result<Value, serde_jso
     Ok(value)
 }
 
+/// The JSON length of `value`, pushing `(length, nodes)` for it and each node below it in
+/// pre-order: a node's first child follows it, and its next sibling comes `nodes` later.
+fn measure_value(value: &Value, sizes: &mut Vec<(usize, usize)>) -> usize {
+    let at = sizes.len();
+    sizes.push((0, 1));
+    let len = match value {
+        Value::Array(items) => {
+            2 + items.len().saturating_sub(1) + items.iter().map(|v| measure_value(v, sizes)).sum::<usize>()
+        }
+        Value::Object(map) => {
+            let entries: usize = map.iter().map(|(k, v)| json_len(k) + 1 + measure_value(v, sizes)).sum();
+            2 + map.len().saturating_sub(1) + entries
+        }
+        scalar => json_len(scalar),
+    };
+    sizes[at] = (len, sizes.len() - at);
+    len
+}
+
+/// The table positions of the children of the node at `at`.
+fn child_positions(sizes: &[(usize, usize)], at: usize) -> impl Iterator<Item = usize> + '_ {
+    let end = at + sizes[at].1;
+    let mut next = at + 1;
+    std::iter::from_fn(move || {
+        let here = next;
+        (here < end).then(|| {
+            next += sizes[here].1;
+            here
+        })
+    })
+}
+
 /// Descends into the largest child while it alone can absorb `excess`, then cuts there.
-fn shrink(root: &mut Value, excess: usize) -> bool {
+/// The document object itself is never cut (its identifying fields must stay).
+fn shrink(root: &mut Value, sizes: &[(usize, usize)], excess: usize) -> bool {
     let need = excess + TRUNCATION_MARKER.len() + 16;
     let mut node = root;
+    let mut at = 0;
     let mut top = true;
     loop {
-        let next = match node {
-            Value::Object(map) => map
-                .iter()
-                .filter(|(k, _)| !(top && PROTECTED.contains(&k.as_str())))
-                .map(|(k, v)| (json_len(v), k.clone()))
-                .max()
-                .filter(|(len, _)| *len >= need)
-                .map(|(_, k)| k),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (json_len(v), i))
-                .max()
-                .filter(|(len, _)| *len >= need)
-                .map(|(_, i)| i.to_string()),
-            _ => None,
+        // The largest child (by its value's length) that can absorb `need`: (length, index, position).
+        let mut best: Option<(usize, usize, usize)> = None;
+        let mut consider = |len: usize, index: usize, pos: usize| {
+            if len >= need && best.is_none_or(|(l, _, _)| len > l) {
+                best = Some((len, index, pos));
+            }
         };
-        let Some(key) = next else { break };
-        top = false;
+        match &*node {
+            Value::Object(map) => {
+                for (index, ((key, _), pos)) in map.iter().zip(child_positions(sizes, at)).enumerate() {
+                    if !(top && PROTECTED.contains(&key.as_str())) {
+                        consider(sizes[pos].0, index, pos);
+                    }
+                }
+            }
+            Value::Array(_) => {
+                for (index, pos) in child_positions(sizes, at).enumerate() {
+                    consider(sizes[pos].0, index, pos);
+                }
+            }
+            _ => {}
+        }
+        let Some((_, index, pos)) = best else { break };
         let child = match node {
-            Value::Object(map) => map.get_mut(&key),
-            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            Value::Object(map) => map.values_mut().nth(index),
+            Value::Array(items) => items.get_mut(index),
             _ => None,
         };
         match child {
             Some(child) => node = child,
             None => return false,
         }
+        top = false;
+        at = pos;
     }
-    cut(node, need)
+    !top && cut(node, sizes, at, need)
 }
 
-fn cut(node: &mut Value, need: usize) -> bool {
+/// Frees at least `need` bytes from the node at table position `at`: the end of a string,
+/// the last items of an array, the largest entries of an object (replaced by a marker).
+fn cut(node: &mut Value, sizes: &[(usize, usize)], at: usize, need: usize) -> bool {
     match node {
         Value::String(s) => {
             let mut keep = s.len().saturating_sub(need);
@@ -240,19 +360,42 @@ fn cut(node: &mut Value, need: usize) -> bool {
             true
         }
         Value::Array(items) => {
+            let lens: Vec<usize> = child_positions(sizes, at).map(|pos| sizes[pos].0).collect();
             let mut freed = 0;
-            while freed < need && items.pop().map(|v| freed += json_len(&v) + 1).is_some() {}
+            while freed < need && items.pop().is_some() {
+                freed += lens.get(items.len()).copied().unwrap_or(0) + 1;
+            }
             freed > 0
         }
         Value::Object(map) => {
+            // Each entry's length with its key and comma, largest first: one sort, not a scan per removal.
+            let mut entries: Vec<(usize, usize)> = map
+                .keys()
+                .zip(child_positions(sizes, at))
+                .enumerate()
+                .map(|(index, (key, pos))| (json_len(key) + 2 + sizes[pos].0, index))
+                .collect();
+            entries.sort_unstable_by(|a, b| b.cmp(a));
             let mut freed = 0;
-            while freed < need {
-                let Some(key) = map.iter().map(|(k, v)| (json_len(v), k.clone())).max().map(|(_, k)| k) else {
+            let mut remove = Vec::new();
+            for (len, index) in entries {
+                if freed >= need {
                     break;
-                };
-                if let Some(v) = map.remove(&key) {
-                    freed += json_len(&v) + key.len() + 4;
                 }
+                freed += len;
+                remove.push(index);
+            }
+            remove.sort_unstable();
+            let doomed: Vec<String> = {
+                let mut wanted = remove.iter().copied().peekable();
+                map.keys()
+                    .enumerate()
+                    .filter(|(index, _)| wanted.next_if_eq(index).is_some())
+                    .map(|(_, key)| key.clone())
+                    .collect()
+            };
+            for key in &doomed {
+                map.remove(key);
             }
             map.insert("truncated".to_owned(), Value::String(TRUNCATION_MARKER.to_owned()));
             freed > 0
@@ -260,3 +403,7 @@ fn cut(node: &mut Value, need: usize) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+#[path = "encode_tests.rs"]
+mod tests;

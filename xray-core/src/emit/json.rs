@@ -245,6 +245,16 @@ fn write_hex_id(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Every field is named here (no `..`), so that a field added to the model does not compile
 /// until it is written too.
 pub(crate) fn write_document(out: &mut Vec<u8>, doc: &SegmentDocument) -> io::Result<()> {
+    write_entity(out, doc, true)
+}
+
+/// Appends `doc` as JSON to `out` without its embedded subsegments, so that the encoder can
+/// measure a large tree node by node, once.
+pub(crate) fn write_document_shallow(out: &mut Vec<u8>, doc: &SegmentDocument) -> io::Result<()> {
+    write_entity(out, doc, false)
+}
+
+fn write_entity(out: &mut Vec<u8>, doc: &SegmentDocument, with_children: bool) -> io::Result<()> {
     let SegmentDocument {
         name,
         id,
@@ -353,7 +363,7 @@ pub(crate) fn write_document(out: &mut Vec<u8>, doc: &SegmentDocument) -> io::Re
     if !metadata.is_empty() {
         write_serde(f.key(b"\"metadata\""), &metadata)?;
     }
-    if !subsegments.is_empty() {
+    if with_children && !subsegments.is_empty() {
         let out = f.key(b"\"subsegments\"");
         out.push(b'[');
         for (i, sub) in subsegments.iter().enumerate() {

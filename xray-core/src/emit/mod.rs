@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use crate::model::SegmentDocument;
 
+mod dropped;
 mod encode;
 mod gso;
+mod health;
 pub(crate) mod json;
 #[cfg(feature = "test-util")]
 mod memory;
+mod pace;
 mod udp;
 
 pub use encode::{DAEMON_HEADER, Encoder, MAX_DOCUMENT_BYTES, TRUNCATION_MARKER};
@@ -75,8 +78,17 @@ pub struct EmitterStats {
     pub bytes: u64,
     /// Batches (system calls) sent.
     pub batches: u64,
-    /// Documents dropped because the queue was full.
+    /// Documents dropped because the queue was full, including the later subsegments of a
+    /// trace that already lost a document.
     pub dropped_queue_full: u64,
+    /// Traces that lost at least one document to a full queue (each counted once).
+    pub dropped_traces: u64,
+    /// Documents handed over and not yet sent (or dropped): what an exit now would lose.
+    pub queued: u64,
+    /// Since when the daemon is known to be unreachable (its UDP port refuses datagrams, or
+    /// its TCP port does not answer a probe); `None` while it is not known to be. Datagrams
+    /// sent meanwhile count as sent, but nothing received them.
+    pub daemon_unreachable_since: Option<std::time::SystemTime>,
     /// Datagrams the socket refused (daemon down, buffer full, network error).
     pub dropped_send_error: u64,
     /// Documents that could not be serialized.
@@ -120,6 +132,7 @@ impl Counters {
             dropped_encode_error: get(&self.dropped_encode_error),
             split: get(&self.split),
             truncated: get(&self.truncated),
+            ..EmitterStats::default()
         }
     }
 }

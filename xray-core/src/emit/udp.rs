@@ -15,8 +15,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
+use super::dropped::DroppedTraces;
 use super::encode::Encoder;
 use super::gso::Planner;
+use super::health::Health;
+use super::pace::{DEFAULT_BUDGET, DEFAULT_INTERVAL, Pacer, charge};
 use super::{Counters, Emitter, EmitterStats};
 use crate::error::BuildError;
 use crate::log::{log_event, log_limited};
@@ -31,10 +34,16 @@ pub struct UdpEmitterBuilder {
     flush_interval: Duration,
     wake_batch: usize,
     segmentation: bool,
+    tcp_probe: Option<SocketAddr>,
+    send_budget: usize,
+    send_interval: Duration,
 }
 
 impl UdpEmitterBuilder {
-    /// Caps the queued documents' estimated size. Defaults to 16 MiB.
+    /// Caps the memory queued documents hold (an upper-bound estimate of their heap, counted
+    /// until they are sent). Independent subsegments may fill seven eighths of it; the last
+    /// eighth is kept for segments, so that a full queue rather drops a trace's subsegments
+    /// than the segment they belong to. Defaults to 16 MiB.
     #[must_use]
     pub fn with_queue_bytes(mut self, bytes: usize) -> Self {
         self.queue_bytes = bytes;
@@ -64,6 +73,30 @@ impl UdpEmitterBuilder {
         self
     }
 
+    /// Probes the daemon's TCP port (the one it serves sampling on) at start-up and, at most
+    /// every two seconds, while datagrams are refused or after a failed probe, on a thread of
+    /// its own; [`EmitterStats::daemon_unreachable_since`] reports the result. Without it,
+    /// only refused datagrams mark the daemon unreachable. Defaults to no probe.
+    #[must_use]
+    pub fn with_tcp_probe(mut self, tcp: SocketAddr) -> Self {
+        self.tcp_probe = Some(tcp);
+        self
+    }
+
+    /// Paces the sender: at most `bytes` per `interval`, in bytes as the receiving kernel
+    /// charges them (a datagram of 700 bytes costs about 2,300 there), so that a burst
+    /// never overflows the daemon's receive buffer, which drops what does not fit without a
+    /// word. Only the emitter's own threads wait; the request path never does. Zero for
+    /// either turns pacing off. Defaults to 96 KiB per 5 ms: under half of Linux's default
+    /// 212,992-byte receive buffer per interval (about 8,000 small documents a second); raise
+    /// it when the daemon's buffer is larger (`net.core.rmem_default`).
+    #[must_use]
+    pub fn with_send_budget(mut self, bytes: usize, interval: Duration) -> Self {
+        self.send_budget = bytes;
+        self.send_interval = interval;
+        self
+    }
+
     /// Opens the socket and starts the emitter thread.
     pub fn build(self) -> Result<UdpEmitter, BuildError> {
         let socket_err = |source| BuildError::Socket { addr: self.daemon, source };
@@ -76,6 +109,8 @@ impl UdpEmitterBuilder {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             queue_bytes: self.queue_bytes as u64,
+            subsegment_bytes: subsegment_bytes(self.queue_bytes),
+            health: Health::new(self.daemon, self.tcp_probe),
             wake_batch: self.wake_batch,
             counters: WorkerCounters::default(),
             handled: Mutex::new(0),
@@ -89,7 +124,9 @@ impl UdpEmitterBuilder {
         let (to_sender, from_encoder) = std::sync::mpsc::sync_channel(4);
         let (recycle, recycled) = std::sync::mpsc::channel();
         let max_segment = if self.segmentation { max_segment_payload(&socket) } else { None };
-        let sender = Sender { shared: shared.clone(), socket, recycle, max_segment, planner: Planner::default() };
+        let pacer = Pacer::new(self.send_budget, self.send_interval);
+        let sender =
+            Sender { shared: shared.clone(), socket, recycle, max_segment, planner: Planner::default(), pacer };
         std::thread::Builder::new()
             .name("xray-sender".into())
             .spawn(move || sender.run(from_encoder))
@@ -100,6 +137,7 @@ impl UdpEmitterBuilder {
             .spawn(move || worker.run())
             .map_err(BuildError::Thread)?;
         let _ = shared.thread.set(handle.thread().clone());
+        shared.health.probe_soon();
         Ok(UdpEmitter { shared })
     }
 }
@@ -109,9 +147,20 @@ impl UdpEmitterBuilder {
 #[derive(Default)]
 struct Queue {
     docs: Vec<SegmentDocument>,
+    /// What the queued documents hold ([`SegmentDocument::queued_size`]).
     bytes: u64,
+    /// What the documents the emitter thread took and has not finished with hold: they are
+    /// still in memory, so they still count against the cap.
+    in_flight: u64,
     enqueued: u64,
     dropped_queue_full: u64,
+    dropped_traces: u64,
+    dropped: DroppedTraces,
+}
+
+/// The part of the cap independent subsegments may fill: the last eighth is for segments.
+fn subsegment_bytes(queue_bytes: usize) -> u64 {
+    (queue_bytes - queue_bytes / 8) as u64
 }
 
 /// Counters only the emitter thread writes, kept off the producers' cache lines.
@@ -129,6 +178,8 @@ impl std::ops::Deref for WorkerCounters {
 struct Shared {
     queue: Mutex<Queue>,
     queue_bytes: u64,
+    subsegment_bytes: u64,
+    health: Arc<Health>,
     wake_batch: usize,
     counters: WorkerCounters,
     /// Documents taken off the queue and sent or dropped; flush waits on it.
@@ -166,6 +217,22 @@ impl Shared {
 /// OS, an old kernel, a path without checksum offload), or switched off with
 /// [`UdpEmitterBuilder::with_segmentation`], every datagram goes through `sendmmsg`.
 ///
+/// Memory is bounded: the queue's cap ([`UdpEmitterBuilder::with_queue_bytes`]) counts what
+/// documents hold on the heap until they are sent, and the emitter's own buffers stay under
+/// about 4 MiB (a few batches of 128 datagram buffers, each kept only up to 4 KiB; larger
+/// ones are freed once sent). When the queue is full, a trace that loses a document loses
+/// its later subsegments too, and is counted once in [`EmitterStats::dropped_traces`].
+///
+/// Sends are paced ([`UdpEmitterBuilder::with_send_budget`]) so that a burst does not
+/// overflow the daemon's receive buffer, and the daemon's reachability is tracked
+/// ([`EmitterStats::daemon_unreachable_since`]; a UDP send succeeds whether or not anything
+/// listens).
+///
+/// What is queued lives in memory only: dropping the emitter sends it (waiting up to a
+/// second), but a process that ends abruptly (`std::process::exit`, an abort, a signal that
+/// kills it) loses it without a word. Flush before such an exit;
+/// [`EmitterStats::queued`] tells how many documents a flush that timed out left behind.
+///
 /// ```
 /// use xray_core::{Emitter, UdpEmitter};
 /// let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -191,6 +258,9 @@ impl UdpEmitter {
             flush_interval: Duration::from_millis(5),
             wake_batch: 64,
             segmentation: true,
+            tcp_probe: None,
+            send_budget: DEFAULT_BUDGET,
+            send_interval: DEFAULT_INTERVAL,
         }
     }
 
@@ -203,14 +273,30 @@ impl UdpEmitter {
 impl Emitter for UdpEmitter {
     fn emit(&self, document: SegmentDocument) {
         let s = &self.shared;
-        let size = document.estimated_size() as u64;
+        let size = document.queued_size() as u64;
+        let trace = document.trace_id;
+        let subsegment = document.kind.is_some();
         let mut queue = s.lock_queue();
         queue.enqueued += 1;
-        if queue.bytes + size > s.queue_bytes {
+        let limit = if subsegment { s.subsegment_bytes } else { s.queue_bytes };
+        // A subsegment of a trace that already lost a document goes too: the trace is
+        // incomplete, and its room is better kept for other traces' segments.
+        let incomplete = subsegment && queue.dropped.contains(trace);
+        if incomplete || queue.bytes + queue.in_flight + size > limit {
             queue.dropped_queue_full += 1;
+            if let Some(t) = trace
+                && !incomplete
+                && queue.dropped.insert(t)
+            {
+                queue.dropped_traces += 1;
+            }
             drop(queue);
             log_limited!(Warn, "X-Ray emitter queue is full; segments are being dropped (see stats())");
             return;
+        }
+        if !subsegment && let Some(t) = trace {
+            // The segment comes last: nothing more of its trace will.
+            queue.dropped.remove(t);
         }
         queue.bytes += size;
         queue.docs.push(document);
@@ -247,10 +333,17 @@ impl Emitter for UdpEmitter {
     }
 
     fn stats(&self) -> EmitterStats {
-        let mut stats = self.shared.counters.snapshot();
-        let queue = self.shared.lock_queue();
+        let s = &self.shared;
+        let mut stats = s.counters.snapshot();
+        let queue = s.lock_queue();
         stats.enqueued = queue.enqueued;
         stats.dropped_queue_full = queue.dropped_queue_full;
+        stats.dropped_traces = queue.dropped_traces;
+        let accepted = queue.enqueued - queue.dropped_queue_full;
+        drop(queue);
+        let handled = *s.handled.lock().unwrap_or_else(PoisonError::into_inner);
+        stats.queued = accepted.saturating_sub(handled);
+        stats.daemon_unreachable_since = s.health.unreachable_since();
         stats
     }
 }
@@ -279,6 +372,13 @@ struct Worker {
     interval: Duration,
 }
 
+/// The emitter keeps room for this many queued documents between bursts, no more.
+const KEEP_DOCS: usize = 1024;
+
+/// Datagram buffers above this capacity are freed once sent rather than reused, so the
+/// buffers a few large documents needed are not kept for every later batch.
+const KEEP_BUFFER: usize = 4096;
+
 /// An idle emitter sleeps up to this many flush intervals between looks at the queue.
 const MAX_IDLE_BACKOFF: u32 = 32;
 
@@ -296,11 +396,13 @@ impl Worker {
         loop {
             std::thread::park_timeout(self.interval * backoff);
             let stopping = self.shared.stop.load(Ordering::Acquire);
-            {
+            let taken_bytes = {
                 let mut queue = self.shared.lock_queue();
                 std::mem::swap(&mut queue.docs, &mut taken);
-                queue.bytes = 0;
-            }
+                let bytes = std::mem::take(&mut queue.bytes);
+                queue.in_flight += bytes;
+                bytes
+            };
             let n = taken.len() as u64;
             backoff = if n == 0 { (backoff * 2).min(MAX_IDLE_BACKOFF) } else { 1 };
             for doc in taken.drain(..) {
@@ -335,6 +437,11 @@ impl Worker {
             }
             if n > 0 {
                 let _ = self.to_sender.send(ToSender::Handled(n));
+                self.shared.lock_queue().in_flight -= taken_bytes;
+            }
+            if taken.capacity() > KEEP_DOCS {
+                // A burst's queue is not kept: its slack would escape the cap.
+                taken = Vec::new();
             }
             if stopping && self.shared.lock_queue().docs.is_empty() {
                 log_event!(Debug, "X-Ray emitter thread stopping");
@@ -353,6 +460,8 @@ struct Sender {
     /// or where it is not available.
     max_segment: Option<usize>,
     planner: Planner,
+    /// `None` when sends are not paced.
+    pacer: Option<Pacer>,
 }
 
 /// How often, per batch, a full socket buffer is waited out before datagrams are dropped.
@@ -374,8 +483,13 @@ impl Sender {
     fn run(mut self, from_encoder: std::sync::mpsc::Receiver<ToSender>) {
         for message in from_encoder {
             match message {
-                ToSender::Batch(bufs, used) => {
+                ToSender::Batch(mut bufs, used) => {
                     self.send(&bufs[..used]);
+                    for buf in &mut bufs[..used] {
+                        if buf.capacity() > KEEP_BUFFER {
+                            *buf = Vec::new();
+                        }
+                    }
                     let _ = self.recycle.send(bufs);
                 }
                 ToSender::Handled(n) => self.shared.mark_handled(n),
@@ -383,9 +497,34 @@ impl Sender {
         }
     }
 
+    /// Sends every buffer, in slices the pacer lets through (each at most one budget).
+    fn send(&mut self, bufs: &[Vec<u8>]) {
+        let Some(budget) = self.pacer.as_ref().map(Pacer::budget) else {
+            self.send_now(bufs);
+            return;
+        };
+        let mut start = 0;
+        while start < bufs.len() {
+            let (mut end, mut cost) = (start, 0);
+            while end < bufs.len() {
+                let c = charge(bufs[end].len());
+                if end > start && cost + c > budget {
+                    break;
+                }
+                cost += c;
+                end += 1;
+            }
+            if let Some(pacer) = &mut self.pacer {
+                pacer.take(cost);
+            }
+            self.send_now(&bufs[start..end]);
+            start = end;
+        }
+    }
+
     /// Sends every buffer: runs of similar sizes segmented when the kernel can, the others
     /// one datagram each.
-    fn send(&mut self, bufs: &[Vec<u8>]) {
+    fn send_now(&mut self, bufs: &[Vec<u8>]) {
         let mut full_retries = 0;
         let Some(max_segment) = self.max_segment else {
             self.send_each(bufs, &mut full_retries);
@@ -461,12 +600,16 @@ impl Sender {
         Counters::add(&c.datagrams, datagrams as u64);
         Counters::add(&c.bytes, bytes as u64);
         Counters::add(&c.batches, 1);
+        self.shared.health.sent();
     }
 
     /// Counts and logs (rate-limited) a datagram the kernel would not send.
     fn refused(&self, err: &std::io::Error) {
         let c = &self.shared.counters;
         Counters::add(&c.dropped_send_error, 1);
+        if err.kind() == ErrorKind::ConnectionRefused {
+            self.shared.health.refused();
+        }
         log_limited!(
             Warn,
             daemon = %self.shared.daemon,

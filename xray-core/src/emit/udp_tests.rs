@@ -15,6 +15,8 @@ fn sender() -> (Sender, UdpSocket) {
     let shared = Arc::new(Shared {
         queue: Mutex::new(Queue::default()),
         queue_bytes: 1 << 20,
+        subsegment_bytes: subsegment_bytes(1 << 20),
+        health: Health::new(daemon, None),
         wake_batch: 64,
         counters: WorkerCounters::default(),
         handled: Mutex::new(0),
@@ -25,7 +27,7 @@ fn sender() -> (Sender, UdpSocket) {
     });
     let max_segment = max_segment_payload(&socket);
     let recycle = std::sync::mpsc::channel().0;
-    (Sender { shared, socket, recycle, max_segment, planner: Planner::default() }, receiver)
+    (Sender { shared, socket, recycle, max_segment, planner: Planner::default(), pacer: None }, receiver)
 }
 
 /// A JSON-like datagram of `n` bytes, `fill` repeated inside braces.

@@ -186,6 +186,71 @@ impl SegmentDocument {
         n += self.user.as_ref().map_or(0, String::len) + self.origin.as_ref().map_or(0, String::len);
         n + self.subsegments.iter().map(Self::estimated_size).sum::<usize>()
     }
+
+    /// What the document holds in memory while it waits in an emitter's queue: its own
+    /// struct (twice, for the slack of a growing queue), every heap allocation with the
+    /// allocator's overhead, and the nodes of its metadata maps. An upper-bound estimate, so
+    /// that a queue capped in these bytes is capped in real memory too.
+    pub(crate) fn queued_size(&self) -> usize {
+        self.heap_size() + 2 * std::mem::size_of::<Self>()
+    }
+
+    /// The heap this document owns (its struct excluded).
+    fn heap_size(&self) -> usize {
+        const ALLOC: usize = 32; // glibc's per-allocation header and rounding, generously
+        let string = |s: &String| if s.capacity() == 0 { 0 } else { s.capacity() + ALLOC };
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, string);
+        let mut n = string(&self.name) + opt(&self.origin) + opt(&self.user) + opt(&self.resource_arn);
+        if let Some(h) = &self.http {
+            n += h.request.as_ref().map_or(0, |r| r.estimated_size() + 4 * ALLOC);
+        }
+        if let Some(c) = &self.cause {
+            n += std::mem::size_of::<Cause>() + ALLOC + 2 * c.estimated_size();
+        }
+        if self.aws.is_some() {
+            n += std::mem::size_of::<Aws>() + 8 * ALLOC + 256;
+        }
+        if let Some(sql) = &self.sql {
+            n += std::mem::size_of::<Sql>() + ALLOC + sql.estimated_size() + 8 * ALLOC;
+        }
+        if !self.precursor_ids.is_empty() {
+            n += self.precursor_ids.capacity() * std::mem::size_of::<EntityId>() + ALLOC;
+        }
+        if !self.annotations.is_empty() {
+            // A vector of pairs (grown by doubling) and the keys' and strings' allocations.
+            n += 2 * self.annotations.len() * 56
+                + ALLOC
+                + self.annotations.estimated_size()
+                + 2 * ALLOC * self.annotations.len();
+        }
+        for (ns, map) in self.metadata.iter() {
+            // A B-tree node holds at most 11 entries and is about 600 bytes.
+            n += 48 + ns.len() + ALLOC + map.len().div_ceil(5) * (600 + ALLOC);
+            n += map.iter().map(|(k, v)| k.len() + ALLOC + value_heap(v)).sum::<usize>();
+        }
+        if !self.subsegments.is_empty() {
+            n += self.subsegments.capacity() * std::mem::size_of::<Self>() + ALLOC;
+            n += self.subsegments.iter().map(Self::heap_size).sum::<usize>();
+        }
+        n
+    }
+}
+
+/// The heap a JSON value owns (its inline part excluded).
+fn value_heap(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    const ALLOC: usize = 32;
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        Value::String(s) if s.capacity() == 0 => 0,
+        Value::String(s) => s.capacity() + ALLOC,
+        Value::Array(a) => {
+            a.capacity() * std::mem::size_of::<Value>() + ALLOC + a.iter().map(value_heap).sum::<usize>()
+        }
+        Value::Object(o) => {
+            o.len().div_ceil(5) * (600 + ALLOC) + o.iter().map(|(k, x)| k.len() + ALLOC + value_heap(x)).sum::<usize>()
+        }
+    }
 }
 
 /// Which ASCII bytes may stand in a name.
