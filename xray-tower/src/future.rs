@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use xray_core::{Segment, TraceId, Traced};
+use xray_core::{TraceId, Traced};
 
 use crate::body::{Owner, ResponseBody, Tracker};
 use crate::classify::{record_cancelled, record_failure, record_panic, record_response};
@@ -21,25 +21,25 @@ use crate::propagation;
 /// The message of the `RequestCancelled` exception on a server segment.
 const CANCELLED_MESSAGE: &str = "the request was dropped before its response was ready (the client went away)";
 
-/// A request between `call` and its response. Its segment, if sampled, ends with it: when
-/// the future is dropped before the response, this records why.
+/// A request between `call` and its response. Its segment (or, inside a trace, subsegment), if
+/// sampled, ends with it: when the future is dropped before the response, this records why.
 #[derive(Debug)]
 pub(crate) struct Pending {
     trace_id: TraceId,
     /// `Some(decision)` when the caller asked with `Sampled=?`.
     answer: Option<bool>,
-    segment: Option<Segment>,
+    segment: Option<Owner>,
 }
 
 impl Pending {
-    pub(crate) fn new(trace_id: TraceId, answer: Option<bool>, segment: Option<Segment>) -> Self {
+    pub(crate) fn new(trace_id: TraceId, answer: Option<bool>, segment: Option<Owner>) -> Self {
         Self { trace_id, answer, segment }
     }
 
     /// Records a panic and ends the segment now, before the panic travels on.
     pub(crate) fn panicked(&mut self, payload: &(dyn Any + Send)) {
         if let Some(segment) = self.segment.take() {
-            record_panic(&segment, Some(payload));
+            record_panic(segment.entity(), Some(payload));
         }
     }
 
@@ -55,13 +55,13 @@ impl Pending {
                 let Some(segment) = segment else {
                     return Ok(response.map(M::untraced));
                 };
-                let content_length = record_response(&segment, response.status(), response.headers());
-                let tracker = Tracker::new(Owner::Segment(segment), content_length.is_none());
+                let content_length = record_response(segment.entity(), response.status(), response.headers());
+                let tracker = Tracker::new(segment, content_length.is_none());
                 Ok(response.map(|body| M::traced(ResponseBody::traced(body, tracker))))
             }
             Err(err) => {
                 if let Some(segment) = segment {
-                    record_failure(&segment, &err, false);
+                    record_failure(segment.entity(), &err, false);
                 }
                 Err(err)
             }
@@ -73,9 +73,9 @@ impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(segment) = self.segment.take() {
             if std::thread::panicking() {
-                record_panic(&segment, None);
+                record_panic(segment.entity(), None);
             } else {
-                record_cancelled(&segment, CANCELLED_MESSAGE);
+                record_cancelled(segment.entity(), CANCELLED_MESSAGE);
             }
         }
     }

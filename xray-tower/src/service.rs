@@ -8,8 +8,9 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
-use xray_core::{Recorder, SamplingFlag, SamplingRequest, TraceFutureExt};
+use xray_core::{Entity, Recorder, SamplingFlag, SamplingRequest, TraceFutureExt};
 
+use crate::body::Owner;
 use crate::future::{Pending, ResponseFuture};
 use crate::mode::{BodyMode, WrapBody};
 use crate::naming::{FixedName, SegmentNamer};
@@ -71,6 +72,13 @@ where
             Some(recorder) if recorder.is_enabled() => recorder,
             _ => return ResponseFuture::untraced(inner.call(req)),
         };
+        // Inside a trace already (an AWS Lambda invocation under `xray_lambda::XrayLambdaLayer`,
+        // or any entity an outer layer made current), the request is part of that entity's
+        // work: a subsegment under it, not a second segment beside it.
+        let parent = xray_core::integration::current_quiet();
+        if !parent.is_noop() {
+            return nested(inner, settings, recorder, req, parent);
+        }
         let headers = request::Headers::scan(req.headers());
         let incoming = propagation::incoming(headers.trace);
         let asked = incoming.as_ref().is_some_and(|h| h.sampled() == SamplingFlag::Requested);
@@ -111,27 +119,78 @@ where
 
         let host = host.unwrap_or_else(|| request::host(&req, &headers));
         segment.set_http_request(request::http_request(&req, &headers, host, settings.keep_query));
-        #[cfg(feature = "axum")]
-        if settings.record_route
-            && let Some(path) = req.extensions().get::<axum::extract::MatchedPath>()
-        {
-            segment.annotate("route", path.as_str());
-        }
-        let mut pending = Pending::new(trace_id, answer, Some(segment));
-        // Handlers may start work inside `call`, so it runs in context too, and a panic there
-        // is recorded before it travels on.
-        let called = catch_unwind(AssertUnwindSafe(|| {
-            entity.in_scope(|| {
-                settings.on_request.on_request(&req, &entity);
-                inner.call(req)
-            })
-        }));
-        match called {
-            Ok(future) => ResponseFuture::traced(future.with_entity(entity), pending),
-            Err(payload) => {
-                pending.panicked(&*payload);
-                resume_unwind(payload)
-            }
+        let pending = Pending::new(trace_id, answer, Some(Owner::Segment(segment)));
+        call_sampled(inner, settings, req, entity, pending)
+    }
+}
+
+/// Calls the inner service for a sampled request whose entity (segment or subsegment) is open
+/// and holds `http.request`.
+fn call_sampled<S, N, Q, M, ReqB, ResB>(
+    inner: &mut S,
+    settings: &Settings<N, Q>,
+    req: Request<ReqB>,
+    entity: Entity,
+    mut pending: Pending,
+) -> ResponseFuture<S::Future, M>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    Q: OnRequest<ReqB>,
+{
+    #[cfg(feature = "axum")]
+    if settings.record_route
+        && let Some(path) = req.extensions().get::<axum::extract::MatchedPath>()
+    {
+        entity.annotate("route", path.as_str());
+    }
+    // Handlers may start work inside `call`, so it runs in context too, and a panic there
+    // is recorded before it travels on.
+    let called = catch_unwind(AssertUnwindSafe(|| {
+        entity.in_scope(|| {
+            settings.on_request.on_request(&req, &entity);
+            inner.call(req)
+        })
+    }));
+    match called {
+        Ok(future) => ResponseFuture::traced(future.with_entity(entity), pending),
+        Err(payload) => {
+            pending.panicked(&*payload);
+            resume_unwind(payload)
         }
     }
+}
+
+/// A request that arrives inside a trace (`parent` is current): a subsegment of `parent`,
+/// named by the namer (an empty name is the recorder's service name), with the `http` block
+/// and the status flags a segment would get. Lambda's header, which `lambda_http` copies into
+/// `X-Amzn-Trace-Id`, names the facade's own trace, so the request header is not read.
+fn nested<S, N, Q, M, ReqB, ResB>(
+    inner: &mut S,
+    settings: &Settings<N, Q>,
+    recorder: &Recorder,
+    req: Request<ReqB>,
+    parent: Entity,
+) -> ResponseFuture<S::Future, M>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    N: SegmentNamer<ReqB>,
+    Q: OnRequest<ReqB>,
+{
+    let Some(trace_id) = parent.trace_id() else {
+        return ResponseFuture::untraced(inner.call(req));
+    };
+    if !parent.is_sampled() {
+        // Unsampled: outbound calls still see the trace id and `Sampled=0`.
+        let future = parent.in_scope(|| inner.call(req));
+        return ResponseFuture::traced(future.with_entity(parent), Pending::new(trace_id, None, None));
+    }
+    let subsegment = {
+        let name = settings.namer.name(&req);
+        parent.begin_subsegment(if name.is_empty() { recorder.service_name() } else { &name })
+    };
+    let headers = request::Headers::scan(req.headers());
+    let host = request::host(&req, &headers);
+    subsegment.set_http_request(request::http_request(&req, &headers, host, settings.keep_query));
+    let entity = subsegment.entity();
+    call_sampled(inner, settings, req, entity, Pending::new(trace_id, None, Some(Owner::Subsegment(subsegment))))
 }
