@@ -1,6 +1,8 @@
-//! A fake X-Ray daemon: a UDP socket on `127.0.0.1:0` that keeps every datagram it receives.
+//! A fake X-Ray daemon: a UDP socket on `127.0.0.1:0` that keeps every datagram it receives,
+//! and a TCP listener on the same port (the real daemon serves sampling there), which accepts
+//! the emitter's reachability probes.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,16 +42,38 @@ impl Datagram {
 #[derive(Debug)]
 pub struct FakeDaemon {
     addr: SocketAddr,
+    /// The reachability probe's target: the same port, over TCP.
+    _tcp: Option<TcpListener>,
     received: Arc<Mutex<Vec<Datagram>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeDaemon {
-    /// Binds `127.0.0.1:0` and starts receiving.
+    /// Binds `127.0.0.1:0` (UDP and TCP) and starts receiving, with a 4 MiB receive buffer.
     pub fn start() -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind loopback");
+        Self::start_at("127.0.0.1:0".parse().expect("address"), true)
+    }
+
+    /// Like [`start`](Self::start), but with the kernel's default receive buffer (212,992
+    /// bytes on Linux), as the real daemon has unless configured otherwise.
+    pub fn start_with_default_buffer() -> Self {
+        Self::start_at("127.0.0.1:0".parse().expect("address"), false)
+    }
+
+    /// Binds `addr` (port 0 for any), UDP and, where the port is free, TCP; starts receiving.
+    pub fn start_at(addr: SocketAddr, large_buffer: bool) -> Self {
+        let (socket, tcp) = (0..20)
+            .find_map(|_| {
+                let socket = UdpSocket::bind(addr).ok()?;
+                let tcp = TcpListener::bind(socket.local_addr().ok()?).ok();
+                // On port 0, try another port until TCP gets the same one too.
+                (tcp.is_some() || addr.port() != 0).then_some((socket, tcp))
+            })
+            .expect("bind loopback");
         socket.set_read_timeout(Some(Duration::from_millis(20))).expect("timeout");
-        enlarge_receive_buffer(&socket);
+        if large_buffer {
+            enlarge_receive_buffer(&socket);
+        }
         let addr = socket.local_addr().expect("local addr");
         let received = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -62,7 +86,7 @@ impl FakeDaemon {
                 }
             }
         });
-        Self { addr, received, stop }
+        Self { addr, _tcp: tcp, received, stop }
     }
 
     /// The address to send to.

@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xray_core::{AlwaysSample, DaemonAddress, Emitter, Recorder, Segment, UdpEmitter};
+use xray_core::{
+    AlwaysSample, DaemonAddress, Emitter, EntityId, Recorder, Segment, SegmentDocument, TraceId, UdpEmitter,
+};
 use xray_tests::{Datagram, FakeDaemon, assert_valid};
 
 fn recorder_to(addr: std::net::SocketAddr) -> Recorder {
@@ -243,4 +245,242 @@ fn a_disabled_sdk_sends_nothing_and_opens_no_socket() {
     assert!(daemon.datagrams().is_empty());
     let direct = UdpEmitter::builder(daemon.addr()).build().unwrap();
     assert_eq!(direct.stats().enqueued, 0);
+}
+
+/// Tests that measure the process (RSS) or the machine's pace run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An independent subsegment of `trace` under `parent`, as the streaming path sends it.
+fn streamed_subsegment(trace: &str, parent: &str, name: &str, detail: usize) -> SegmentDocument {
+    serde_json::from_value(json!({
+        "name": name,
+        "id": EntityId::new().to_string(),
+        "trace_id": trace,
+        "parent_id": parent,
+        "type": "subsegment",
+        "start_time": 1_700_000_000.0,
+        "end_time": 1_700_000_000.5,
+        "metadata": {"default": {"detail": "d".repeat(detail)}},
+    }))
+    .unwrap()
+}
+
+/// A segment of `trace` with id `id`.
+fn segment_of(trace: &str, id: &str) -> SegmentDocument {
+    serde_json::from_value(json!({
+        "name": "streamed", "id": id, "trace_id": trace, "start_time": 1_700_000_000.0, "end_time": 1_700_000_001.0,
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_full_queue_drops_whole_traces_never_a_segment_whose_subsegments_were_sent() {
+    let daemon = FakeDaemon::start();
+    // Room for a few dozen small documents, and no sending until the flush.
+    let emitter = UdpEmitter::builder(daemon.addr())
+        .with_queue_bytes(40_000)
+        .with_flush_interval(Duration::from_secs(3600))
+        .with_wake_batch(1_000_000)
+        .build()
+        .unwrap();
+    let traces = 40;
+    for _ in 0..traces {
+        let (trace, seg) = (TraceId::new().to_string(), EntityId::new().to_string());
+        for i in 0..5 {
+            emitter.emit(streamed_subsegment(&trace, &seg, &format!("sub-{i}"), 100));
+        }
+        emitter.emit(segment_of(&trace, &seg));
+    }
+    let stats = emitter.stats();
+    assert_eq!(stats.enqueued, 6 * traces as u64);
+    assert!(stats.dropped_queue_full > 0 && stats.dropped_traces > 0, "{stats:?}");
+    assert!(stats.dropped_traces < traces as u64, "{stats:?}");
+    assert!(emitter.flush(WAIT));
+    let kept = (stats.enqueued - stats.dropped_queue_full) as usize;
+    let docs: Vec<Value> = daemon.wait_for(kept, WAIT).into_iter().filter_map(|d| d.document).collect();
+    assert_eq!(docs.len(), kept);
+    let segments: HashSet<&str> =
+        docs.iter().filter(|d| d.get("type").is_none()).map(|d| d["trace_id"].as_str().unwrap()).collect();
+    let orphans: HashSet<&str> = docs
+        .iter()
+        .filter(|d| d["type"] == "subsegment")
+        .map(|d| d["trace_id"].as_str().unwrap())
+        .filter(|t| !segments.contains(t))
+        .collect();
+    assert!(orphans.is_empty(), "{} traces arrived with subsegments but no segment: {stats:?}", orphans.len());
+    assert_eq!(emitter.stats().queued, 0);
+}
+
+#[test]
+fn queued_counts_what_an_exit_now_would_lose() {
+    let daemon = FakeDaemon::start();
+    let emitter = UdpEmitter::builder(daemon.addr()).with_flush_interval(Duration::from_secs(3600)).build().unwrap();
+    let trace = TraceId::new().to_string();
+    for _ in 0..10 {
+        emitter.emit(segment_of(&trace, &EntityId::new().to_string()));
+    }
+    assert_eq!(emitter.stats().queued, 10);
+    assert!(emitter.flush(WAIT));
+    assert_eq!(emitter.stats().queued, 0);
+    assert_eq!(daemon.wait_for(10, WAIT).len(), 10);
+}
+
+/// Waits until `what` holds, up to `timeout`.
+fn eventually(timeout: Duration, what: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if what() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_dead_daemon_shows_in_stats_and_a_live_one_clears_it() {
+    // Nothing listens on this port, UDP or TCP.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let emitter = UdpEmitter::builder(port).with_tcp_probe(port).build().unwrap();
+    // The start-up probe finds the TCP port closed before anything is sent.
+    assert!(eventually(WAIT, || emitter.stats().daemon_unreachable_since.is_some()), "{:?}", emitter.stats());
+    let since = emitter.stats().daemon_unreachable_since.unwrap();
+    let trace = TraceId::new().to_string();
+    for _ in 0..20 {
+        emitter.emit(segment_of(&trace, &EntityId::new().to_string()));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(emitter.flush(WAIT));
+    let stats = emitter.stats();
+    assert_eq!(stats.daemon_unreachable_since, Some(since), "one state since the first sign: {stats:?}");
+
+    // The daemon starts on that port: sends succeed, the next probe answers, the state clears.
+    let daemon = FakeDaemon::start_at(port, true);
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            emitter.emit(segment_of(&trace, &EntityId::new().to_string()));
+            emitter.flush(WAIT);
+            emitter.stats().daemon_unreachable_since.is_none()
+        }),
+        "{:?}",
+        emitter.stats()
+    );
+    assert!(!daemon.datagrams().is_empty());
+}
+
+#[test]
+fn refused_datagrams_mark_the_daemon_unreachable_without_a_probe() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let emitter = UdpEmitter::builder(port).build().unwrap();
+    assert_eq!(emitter.stats().daemon_unreachable_since, None, "nothing known before a send");
+    let trace = TraceId::new().to_string();
+    assert!(eventually(WAIT, || {
+        emitter.emit(segment_of(&trace, &EntityId::new().to_string()));
+        emitter.flush(WAIT);
+        emitter.stats().daemon_unreachable_since.is_some()
+    }));
+    // A live daemon's emitter never shows the state.
+    let daemon = FakeDaemon::start();
+    let live = UdpEmitter::builder(daemon.addr()).with_tcp_probe(daemon.addr()).build().unwrap();
+    live.emit(segment_of(&trace, &EntityId::new().to_string()));
+    assert!(live.flush(WAIT));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(live.stats().daemon_unreachable_since, None);
+}
+
+#[test]
+fn a_3000_subsegment_trace_arrives_whole_at_a_daemon_with_the_default_buffer() {
+    let _serial = serial();
+    let daemon = FakeDaemon::start_with_default_buffer();
+    let emitter = UdpEmitter::builder(daemon.addr()).build().unwrap();
+    let (trace, seg) = (TraceId::new().to_string(), EntityId::new().to_string());
+    // As the streaming path sends a wide trace: every subsegment on its own, then the segment.
+    for i in 0..3_000 {
+        emitter.emit(streamed_subsegment(&trace, &seg, &format!("step-{i}"), 400));
+    }
+    emitter.emit(segment_of(&trace, &seg));
+    assert!(emitter.flush(Duration::from_secs(10)));
+    let got = daemon.wait_for(3_001, WAIT);
+    let stats = emitter.stats();
+    assert_eq!(stats.datagrams, 3_001, "{stats:?}");
+    assert_eq!(got.len(), 3_001, "the daemon's buffer dropped {} datagrams: {stats:?}", 3_001 - got.len());
+}
+
+/// This process's resident memory in bytes (Linux), from `/proc/self/statm`.
+fn rss() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// What the emitter may hold beyond its queue cap: a few batches of datagram buffers (each
+/// kept up to 4 KiB), the encoder's buffer, the threads' stacks, and the allocator's slack
+/// on a busy heap.
+const RSS_ALLOWANCE: u64 = 48 << 20;
+
+#[test]
+fn rss_under_overload_stays_within_the_queue_cap_plus_a_constant() {
+    let Some(before) = rss() else { return };
+    let _serial = serial();
+    // A receiver that keeps nothing (the fake daemon keeps and parses every datagram, which
+    // would be its memory, not the emitter's).
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sink.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let addr = sink.local_addr().unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65_536];
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = sink.recv(&mut buf);
+            }
+        })
+    };
+    let cap = 16u64 << 20;
+    let emitter = UdpEmitter::builder(addr).with_queue_bytes(cap as usize).build().unwrap();
+    // Segments of 300 embedded subsegments (about 150 kB of JSON each, split into three
+    // datagrams), handed over far faster than they can be sent.
+    let template = {
+        let (trace, id) = (TraceId::new().to_string(), EntityId::new().to_string());
+        let mut seg = segment_of(&trace, &id);
+        for i in 0..300 {
+            let mut sub = streamed_subsegment(&trace, &id, &format!("step-{i}"), 400);
+            (sub.trace_id, sub.parent_id) = (None, None);
+            sub = serde_json::from_value({
+                let mut v = serde_json::to_value(&sub).unwrap();
+                v.as_object_mut().unwrap().remove("type");
+                v
+            })
+            .unwrap();
+            seg.subsegments.push(sub);
+        }
+        seg
+    };
+    let mut peak = before;
+    for i in 0..3_000 {
+        emitter.emit(template.clone());
+        if i % 25 == 0 {
+            peak = peak.max(rss().unwrap_or(0));
+        }
+    }
+    peak = peak.max(rss().unwrap_or(0));
+    let stats = emitter.stats();
+    assert!(stats.dropped_queue_full > 0, "the load must overflow the queue: {stats:?}");
+    let grown = peak.saturating_sub(before);
+    eprintln!("RSS grew by {} MiB under overload (cap 16 MiB): {stats:?}", grown >> 20);
+    assert!(
+        grown <= cap + RSS_ALLOWANCE,
+        "RSS grew by {} MiB under overload, over the 16 MiB cap + {} MiB: {stats:?}",
+        grown >> 20,
+        RSS_ALLOWANCE >> 20
+    );
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
 }
