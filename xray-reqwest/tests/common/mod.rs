@@ -20,14 +20,8 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A recorder named `service` that keeps every document in the returned emitter.
 pub fn recorder(service: &str, sampler: impl Sampler) -> (Recorder, Arc<MemoryEmitter>) {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let recorder = Recorder::builder()
-        .with_service_name(service)
-        .with_sampler(sampler)
-        .with_emitter(emitter.clone())
-        .build()
-        .expect("recorder builds");
-    (recorder, emitter)
+    let capture = xray_core::test::Capture::with(|builder| builder.with_service_name(service).with_sampler(sampler));
+    (capture.recorder().clone(), capture.emitter().clone())
 }
 
 /// Serves `app` on a fresh loopback port until the test process ends.

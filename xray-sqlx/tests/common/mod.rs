@@ -5,26 +5,30 @@
 
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
 
 use serde_json::Value;
-use xray_core::{AlwaysSample, MemoryEmitter, NeverSample, Recorder, TraceFutureExt};
+use xray_core::{AlwaysSample, NeverSample, Recorder, TraceFutureExt};
 
-/// A recorder whose documents stay in memory.
-pub struct Capture {
-    pub recorder: Recorder,
-    pub emitter: Arc<MemoryEmitter>,
-}
+/// A recorder whose documents stay in memory ([`xray_core::test::Capture`]), with the runs the
+/// SQL tests need.
+pub struct Capture(xray_core::test::Capture);
 
 impl Capture {
     fn build(sampled: bool, collect_sql: bool) -> Self {
-        let emitter = Arc::new(MemoryEmitter::new());
-        let builder = Recorder::builder()
-            .with_service_name("user-management")
-            .with_emitter(emitter.clone())
-            .with_collect_sql_queries(collect_sql);
-        let builder = if sampled { builder.with_sampler(AlwaysSample) } else { builder.with_sampler(NeverSample) };
-        Self { recorder: builder.build().expect("recorder builds"), emitter }
+        Self(xray_core::test::Capture::with(|builder| {
+            let builder = builder.with_service_name("user-management").with_collect_sql_queries(collect_sql);
+            if sampled { builder.with_sampler(AlwaysSample) } else { builder.with_sampler(NeverSample) }
+        }))
+    }
+
+    /// The recorder.
+    pub fn recorder(&self) -> &Recorder {
+        self.0.recorder()
+    }
+
+    /// Takes the documents emitted so far.
+    pub fn take(&self) -> Vec<Value> {
+        self.0.take()
     }
 
     /// Samples everything; query text off (the default).
@@ -45,10 +49,10 @@ impl Capture {
     /// Runs `work` inside a new segment, ends the segment, and returns the work's output and
     /// the one document emitted (validated against the schema).
     pub async fn run<F: Future>(&self, work: F) -> (F::Output, Value) {
-        let segment = self.recorder.begin_segment("user-management", None, &Default::default());
+        let segment = self.recorder().begin_segment("user-management", None, &Default::default());
         let out = work.with_entity(segment.entity()).await;
         segment.end();
-        let docs = self.emitter.take();
+        let docs = self.take();
         assert_eq!(docs.len(), 1, "one segment document, with embedded subsegments: {docs:#?}");
         xray_tests::assert_valid(&docs[0]);
         if std::env::var_os("XRAY_SQLX_DUMP").is_some() {
@@ -60,11 +64,11 @@ impl Capture {
 
 /// Runs `work` inside a segment that is not sampled, and checks that nothing is emitted.
 pub async fn run_unsampled<F: Future>(capture: &Capture, work: F) -> F::Output {
-    let segment = capture.recorder.begin_segment("user-management", None, &Default::default());
+    let segment = capture.recorder().begin_segment("user-management", None, &Default::default());
     assert!(!segment.is_sampled());
     let out = work.with_entity(segment.entity()).await;
     segment.end();
-    assert!(capture.emitter.take().is_empty(), "an unsampled trace emits nothing");
+    assert!(capture.take().is_empty(), "an unsampled trace emits nothing");
     out
 }
 

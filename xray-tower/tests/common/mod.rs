@@ -17,14 +17,8 @@ pub const PARENT: &str = "53995c3f42cd8ad8";
 
 /// A recorder with `sampler` whose documents land in the returned emitter.
 pub fn recorder_with(sampler: impl Sampler) -> (Recorder, Arc<MemoryEmitter>) {
-    let emitter = Arc::new(MemoryEmitter::new());
-    let recorder = Recorder::builder()
-        .with_service_name("svc")
-        .with_sampler(sampler)
-        .with_emitter(emitter.clone())
-        .build()
-        .unwrap();
-    (recorder, emitter)
+    let capture = xray_core::test::Capture::with(|builder| builder.with_service_name("svc").with_sampler(sampler));
+    (capture.recorder().clone(), capture.emitter().clone())
 }
 
 /// A recorder that samples everything.
