@@ -127,8 +127,16 @@ pub(crate) fn userinfo_end(rest: &str) -> Option<usize> {
     let first_delimiter = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..first_delimiter];
     if let Some(at) = authority.rfind('@') {
-        // An `@` in the path too: the password held `@` and `/` (`user:p@s/s@host/db`).
         let path = &rest[first_delimiter..];
+        // An `@` right after a `?` or `#`, before any `=` or `&`: the password held `@` and then
+        // `?` or `#` (`user:p@s?s@host/db`), since a parameter's name never holds a raw `@`.
+        if let Some(tail) = path.strip_prefix(['?', '#']) {
+            let name = &tail[..tail.find(['=', '&']).unwrap_or(tail.len())];
+            if let Some(i) = name.rfind('@') {
+                return Some(first_delimiter + 1 + i);
+            }
+        }
+        // An `@` in the path too: the password held `@` and `/` (`user:p@s/s@host/db`).
         let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
         return Some(path.rfind('@').map_or(at, |i| first_delimiter + i));
     }
@@ -207,7 +215,7 @@ mod tests {
     #[test]
     fn sanitize_table() {
         #[rustfmt::skip]
-        let cases: [(&str, &str); 29] = [
+        let cases: [(&str, &str); 33] = [
             ("postgres://u:p@h:5432/db", "postgres://u@h:5432/db"),
             ("postgres://u@h/db", "postgres://u@h/db"),
             ("postgres://h/db", "postgres://h/db"),
@@ -231,6 +239,10 @@ mod tests {
             ("postgres://u:p%2Fss@h/db", "postgres://u@h/db"),
             ("postgres://u:p@s/s@h/db", "postgres://u@h/db"),
             ("postgres://u:p/s@s@h/db", "postgres://u@h/db"),
+            ("postgres://u:p@s?s@h/db", "postgres://u@h/db"),
+            ("postgres://u:p@s?s@h/db?sslmode=require", "postgres://u@h/db?sslmode=require"),
+            ("postgres://u:p@s#s@h/db", "postgres://u@h/db"),
+            ("postgres://u@h?application_name=me@example", "postgres://u@h?application_name=me@example"),
             ("postgres://u@[::1]:5432/db", "postgres://u@[::1]:5432/db"),
             ("postgres://h1:5432,h2:5433/db?target_session_attrs=any", "postgres://h1:5432,h2:5433/db?target_session_attrs=any"),
             ("postgres://h/db?application_name=me@example", "postgres://h/db?application_name=me@example"),
