@@ -161,9 +161,13 @@ impl Encoder {
             out(&mut self.buf);
             return Ok(report);
         }
-        let mut scratch = Vec::new();
-        let sizes = measure(&doc, &mut scratch)?;
-        drop(scratch);
+        let sizes = if doc.subsegments.is_empty() {
+            // Nothing to split: the one write measured it.
+            let total = self.buf.len() - DAEMON_HEADER.len();
+            Sizes { own: total, total, children: Vec::new() }
+        } else {
+            measure(&doc, &mut Vec::new())?
+        };
         let result = self.encode_sized(&mut doc, sizes, out, &mut report);
         if self.buf.capacity() > KEEP_CAPACITY {
             self.buf = Vec::with_capacity(4096);

@@ -190,8 +190,15 @@ impl SegmentDocument {
     /// What the document holds in memory while it waits in an emitter's queue: its own
     /// struct (twice, for the slack of a growing queue), every heap allocation with the
     /// allocator's overhead, and the nodes of its metadata maps. An upper-bound estimate, so
-    /// that a queue capped in these bytes is capped in real memory too.
-    pub(crate) fn queued_size(&self) -> usize {
+    /// that a queue capped in these bytes (as [`UdpEmitter`](crate::UdpEmitter)'s is) is
+    /// capped in real memory too.
+    ///
+    /// ```
+    /// use xray_core::{EntityId, SegmentDocument, Timestamp};
+    /// let doc = SegmentDocument::new("svc", EntityId::new(), Timestamp::now());
+    /// assert!(doc.queued_size() > std::mem::size_of::<SegmentDocument>());
+    /// ```
+    pub fn queued_size(&self) -> usize {
         self.heap_size() + 2 * std::mem::size_of::<Self>()
     }
 
