@@ -463,7 +463,12 @@ impl RecorderBuilder {
         let emitter: Arc<dyn Emitter> = match (self.emitter, self.config.enabled) {
             (Some(e), _) => e,
             (None, false) => Arc::new(NullEmitter::default()),
-            (None, true) => Arc::new(UdpEmitter::builder(self.config.daemon_address.udp.resolve()?).build()?),
+            (None, true) => {
+                // The daemon's TCP port is probed (off the request path) so that a daemon that is
+                // down shows in `stats()` even while the kernel does not report refusals.
+                let (udp, tcp) = (self.config.daemon_address.udp.resolve()?, self.config.daemon_address.tcp.resolve()?);
+                Arc::new(UdpEmitter::builder(udp).with_tcp_probe(tcp).build()?)
+            }
         };
         let service_name =
             self.service_name.or_else(|| self.config.tracing_name.clone()).unwrap_or_else(|| "service".to_owned());
@@ -550,13 +555,13 @@ impl RecorderGuard {
 /// Shuts `recorder` down and, when it could not send everything, says so in a last log line.
 fn shutdown_and_report(recorder: &Recorder, timeout: Duration) -> bool {
     let done = recorder.shutdown(timeout);
-    if !done {
-        let stats = recorder.stats();
+    let queued = recorder.stats().queued;
+    if !done && queued > 0 {
         log_event!(
             Warn,
-            ?stats,
+            queued,
             waited_ms = timeout.as_millis() as u64,
-            "X-Ray recorder shut down before everything queued was sent; those segments are lost"
+            "X-Ray: documents were still queued when the recorder shut down and are lost; shut down with a longer timeout before the process ends"
         );
     }
     done
