@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 
 use crate::config::{ConfigError, ResolveError};
 
-/// Why a recorder could not be built or installed.
+/// Why a [`UdpEmitter`](crate::UdpEmitter) could not be started.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum BuildError {
+pub enum EmitterError {
     /// The UDP socket towards the daemon could not be opened.
     #[error("cannot open a UDP socket towards the X-Ray daemon at {addr}: {source}")]
     Socket {
@@ -17,9 +17,18 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
-    /// The emitter thread could not be started.
-    #[error("cannot start the X-Ray emitter thread: {0}")]
+    /// The emitter's threads could not be started.
+    #[error("cannot start the X-Ray emitter's threads: {0}")]
     Thread(#[source] std::io::Error),
+}
+
+/// Why a recorder could not be built or installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The UDP emitter could not be started.
+    #[error(transparent)]
+    Emitter(#[from] EmitterError),
     /// A global recorder is installed already.
     #[error("a global X-Ray recorder is installed already; build explicit recorders with build() instead")]
     AlreadyInstalled,

@@ -19,7 +19,11 @@ mod memory;
 mod pace;
 mod udp;
 
-pub use encode::{DAEMON_HEADER, Encoder, MAX_DOCUMENT_BYTES, TRUNCATION_MARKER};
+pub use crate::error::EmitterError;
+pub use encode::{DAEMON_HEADER, MAX_DOCUMENT_BYTES, TRUNCATION_MARKER};
+// For the benches, which measure the emitter thread's serialization on its own.
+#[doc(hidden)]
+pub use encode::{EncodeReport, Encoder};
 #[cfg(feature = "test-util")]
 pub use memory::MemoryEmitter;
 pub use udp::{UdpEmitter, UdpEmitterBuilder};
@@ -66,6 +70,7 @@ impl<E: Emitter + ?Sized> Emitter for Arc<E> {
 /// A snapshot of an emitter's counters. Every document is either emitted or counted in one of
 /// the `dropped_*` fields: nothing is lost silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct EmitterStats {
     /// Documents handed to the emitter.
     pub enqueued: u64,
