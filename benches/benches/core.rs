@@ -27,10 +27,9 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde::Serialize;
 use xray_benches::{DrainingReceiver, connected_socket, raw_send_loop, raw_sendmmsg};
-use xray_core::{
-    AlwaysSample, Emitter, Encoder, EntityId, HttpRequest, HttpResponse, Recorder, SegmentDocument, TraceHeader,
-    TraceId, UdpEmitter,
-};
+use xray_core::emit::Encoder;
+use xray_core::integration::{HttpRequest, HttpResponse, SegmentDocument};
+use xray_core::{AlwaysSample, Emitter, EntityId, Recorder, TraceHeader, TraceId, UdpEmitter};
 
 /// Serializes each document into a reused buffer, as the emitter thread does, then drops it.
 #[derive(Default)]

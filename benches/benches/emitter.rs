@@ -22,7 +22,9 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use xray_benches::DrainingReceiver;
-use xray_core::{Emitter, Encoder, EntityId, HttpRequest, SegmentDocument, Timestamp, TraceId, UdpEmitter};
+use xray_core::emit::Encoder;
+use xray_core::integration::{HttpRequest, SegmentDocument, Timestamp};
+use xray_core::{Emitter, EntityId, TraceId, UdpEmitter};
 
 /// Counts the bytes live on the heap, to compare a queued document's real memory with the
 /// queue's estimate of it.

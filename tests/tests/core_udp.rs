@@ -4,9 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xray_core::{
-    AlwaysSample, DaemonAddress, Emitter, EntityId, Recorder, Segment, SegmentDocument, TraceId, UdpEmitter,
-};
+use xray_core::integration::SegmentDocument;
+use xray_core::{AlwaysSample, DaemonAddress, Emitter, EntityId, Recorder, Segment, TraceId, UdpEmitter};
 use xray_tests::{Datagram, FakeDaemon, assert_valid};
 
 fn recorder_to(addr: std::net::SocketAddr) -> Recorder {

@@ -216,9 +216,9 @@ impl Entity {
     /// let segment = recorder.new_segment("svc");
     /// {
     ///     let _entered = segment.entity().enter();
-    ///     assert_eq!(xray_core::current_quiet().id(), segment.entity().id());
+    ///     assert_eq!(xray_core::integration::current_quiet().id(), segment.entity().id());
     /// }
-    /// assert!(xray_core::current_quiet().is_noop());
+    /// assert!(xray_core::integration::current_quiet().is_noop());
     /// ```
     ///
     /// The guard is not `Send`, so a spawned future cannot hold it across an `.await`:
@@ -281,7 +281,7 @@ pub trait TraceFutureExt: Future + Sized {
     /// ```
     /// use xray_core::TraceFutureExt;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let handle = tokio::spawn(async { xray_core::current_quiet().is_sampled() }.in_current_trace());
+    /// let handle = tokio::spawn(async { xray_core::integration::current_quiet().is_sampled() }.in_current_trace());
     /// assert!(!handle.await.unwrap());
     /// # }
     /// ```

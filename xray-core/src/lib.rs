@@ -73,10 +73,10 @@ pub mod header;
 mod http_client;
 mod id;
 pub mod integration;
-#[cfg(feature = "http")]
-pub mod outbound;
 pub(crate) mod log;
 pub mod model;
+#[cfg(feature = "http")]
+pub mod outbound;
 pub mod plugins;
 mod recorder;
 pub mod sampling;
@@ -105,18 +105,3 @@ pub use model::{AnnotationValue, Cause, Exception};
 pub use recorder::{DEFAULT_STREAMING_THRESHOLD, Recorder, RecorderBuilder, RecorderGuard};
 pub use sampling::{AlwaysSample, LocalRules, NeverSample, Sampler};
 pub use segment::{Segment, Subsegment};
-
-// TEMPORARY (removed before the end of this change): the old root paths of items that moved to
-// `integration`, `sampling` and `emit`, while the integration crates move over.
-#[doc(hidden)]
-pub use crate::integration::{
-    HttpRequest, HttpResponse, Namespace, SegmentDocument, Sql, StatusFlags, Timestamp, current_quiet, sanitize_name,
-};
-#[doc(hidden)]
-pub use emit::Encoder;
-#[doc(hidden)]
-pub use header::HeaderBytes;
-#[doc(hidden)]
-pub use plugins::Resource;
-#[doc(hidden)]
-pub use sampling::{CentralizedSampler, LocalSampler, SamplingDecision, SamplingRequest};

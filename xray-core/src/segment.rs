@@ -101,7 +101,8 @@ impl Drop for Subsegment {
 mod tests {
     use std::sync::Arc;
 
-    use crate::{AlwaysSample, MemoryEmitter, Recorder, SamplingRequest, TraceHeader};
+    use crate::integration::SamplingRequest;
+    use crate::{AlwaysSample, MemoryEmitter, Recorder, TraceHeader};
 
     const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1";
 

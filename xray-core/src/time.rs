@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// (`1480615200.010001`), the form X-Ray's `start_time` and `end_time` take.
 ///
 /// ```
-/// use xray_core::Timestamp;
+/// use xray_core::integration::Timestamp;
 /// let t = Timestamp::from_micros(1_480_615_200_010_001);
 /// assert_eq!(serde_json::to_string(&t).unwrap(), "1480615200.010001");
 /// ```

@@ -72,8 +72,8 @@ async fn context_crosses_spawn_only_when_asked() {
     let (emitter, rec) = setup();
     let seg = rec.new_segment("parent");
     async {
-        let carried = tokio::spawn(async { xray_core::current_quiet().is_sampled() }.in_current_trace());
-        let bare = tokio::spawn(async { xray_core::current_quiet().is_sampled() });
+        let carried = tokio::spawn(async { xray_core::integration::current_quiet().is_sampled() }.in_current_trace());
+        let bare = tokio::spawn(async { xray_core::integration::current_quiet().is_sampled() });
         assert!(carried.await.unwrap());
         assert!(!bare.await.unwrap());
         let entity = xray_core::current();
@@ -95,7 +95,7 @@ async fn context_crosses_spawn_only_when_asked() {
     let names: Vec<&Value> = docs[0]["subsegments"].as_array().unwrap().iter().map(|s| &s["name"]).collect();
     assert_eq!(names, ["blocking-work", "thread-work"]);
     // Back outside: nothing is current.
-    assert!(xray_core::current_quiet().is_noop());
+    assert!(xray_core::integration::current_quiet().is_noop());
 }
 
 #[tokio::test]
@@ -134,12 +134,12 @@ fn a_panic_inside_a_scope_restores_the_previous_entity() {
     let seg = rec.new_segment("outer");
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         seg.in_scope(|| {
-            assert!(xray_core::current_quiet().is_sampled());
+            assert!(xray_core::integration::current_quiet().is_sampled());
             panic!("handler bug");
         })
     }));
     assert!(caught.is_err());
-    assert!(xray_core::current_quiet().is_noop());
+    assert!(xray_core::integration::current_quiet().is_noop());
     seg.end();
 }
 
@@ -148,7 +148,7 @@ fn entered_guards_nest_and_put_back_what_was_current() {
     let (emitter, rec) = setup();
     let seg = rec.new_segment("sync");
     let sub = seg.begin_subsegment("step");
-    assert!(xray_core::current_quiet().is_noop());
+    assert!(xray_core::integration::current_quiet().is_noop());
     {
         let _outer = seg.entity().enter();
         {
@@ -157,7 +157,7 @@ fn entered_guards_nest_and_put_back_what_was_current() {
         }
         xray_core::current().annotate("where", "outer");
     }
-    assert!(xray_core::current_quiet().is_noop());
+    assert!(xray_core::integration::current_quiet().is_noop());
     sub.end();
     seg.end();
     let doc = &emitter.documents()[0];
@@ -182,7 +182,7 @@ fn replace_current_swaps_in_and_hands_back_what_was_current() {
     assert_eq!(ours.id(), sub.id());
     xray_core::current().annotate("where", "seg");
     assert_eq!(replace_current(before_seg).id(), seg.id());
-    assert!(xray_core::current_quiet().is_noop());
+    assert!(xray_core::integration::current_quiet().is_noop());
     sub.end();
     seg.end();
     let doc = &emitter.documents()[0];

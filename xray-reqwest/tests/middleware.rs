@@ -14,7 +14,8 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
 use serde_json::{Value, json};
-use xray_core::{AlwaysSample, EntityId, NeverSample, SamplingRequest, TraceFutureExt, TraceHeader};
+use xray_core::integration::SamplingRequest;
+use xray_core::{AlwaysSample, EntityId, NeverSample, TraceFutureExt, TraceHeader};
 use xray_reqwest::XrayMiddleware;
 
 fn client_with(middleware: XrayMiddleware<impl xray_reqwest::SubsegmentNamer>) -> ClientWithMiddleware {
@@ -366,9 +367,9 @@ impl Middleware for Inner {
         'life2: 'async_trait,
         Self: 'async_trait,
     {
-        self.seen.lock().unwrap().push(xray_core::current_quiet().id());
+        self.seen.lock().unwrap().push(xray_core::integration::current_quiet().id());
         Box::pin(async move {
-            let current = xray_core::current_quiet();
+            let current = xray_core::integration::current_quiet();
             self.seen.lock().unwrap().push(current.id());
             current.annotate("inner", true);
             next.run(req, extensions).await
@@ -386,7 +387,7 @@ async fn the_subsegment_is_current_for_the_middlewares_after_it() {
     let segment = recorder.new_segment("caller");
     let segment_id = segment.id();
     client.get(format!("http://{addr}/echo/inner")).send().with_entity(segment.entity()).await.unwrap();
-    assert_eq!(xray_core::current_quiet().id(), None, "the test itself runs outside the trace");
+    assert_eq!(xray_core::integration::current_quiet().id(), None, "the test itself runs outside the trace");
     segment.end();
 
     let doc = only_document(&emitter);

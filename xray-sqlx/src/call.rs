@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use futures_core::future::BoxFuture;
+use xray_core::integration::Namespace;
 use xray_core::model::CauseDetails;
-use xray_core::{Cause, Entity, Namespace, Subsegment};
+use xray_core::{Cause, Entity, Subsegment};
 
 use crate::message::without_values;
 use crate::shared::{Preparation, Shared};

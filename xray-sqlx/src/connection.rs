@@ -52,7 +52,7 @@ async fn begin_on<'c, DB: TracedDatabase>(
     shared: &Arc<Shared>,
     statement: Option<SqlStr>,
 ) -> Result<TracedTransaction<'c, DB>, sqlx::Error> {
-    let entity = xray_core::current_quiet();
+    let entity = xray_core::integration::current_quiet();
     let nested = conn.is_in_transaction();
     let mut call = entity.is_sampled().then(|| {
         let text = match &statement {
@@ -157,7 +157,7 @@ impl<'c, DB: TracedDatabase> TracedTransaction<'c, DB> {
 
     async fn finish(self, commit: bool) -> Result<(), sqlx::Error> {
         let TracedConn { conn: tx, shared } = self.inner;
-        let entity = xray_core::current_quiet();
+        let entity = xray_core::integration::current_quiet();
         let mut call = entity.is_sampled().then(|| {
             let text = match (commit, self.nested) {
                 (true, false) => "COMMIT",

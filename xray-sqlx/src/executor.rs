@@ -30,7 +30,7 @@ where
     X: Executor<'e>,
     E: 'q + Execute<'q, X::Database>,
 {
-    let entity = xray_core::current_quiet();
+    let entity = xray_core::integration::current_quiet();
     if !entity.is_sampled() {
         return inner.fetch_many(query);
     }
@@ -51,7 +51,7 @@ where
     X: Executor<'e>,
     E: 'q + Execute<'q, X::Database>,
 {
-    let entity = xray_core::current_quiet();
+    let entity = xray_core::integration::current_quiet();
     if !entity.is_sampled() {
         return inner.fetch_optional(query);
     }

@@ -59,7 +59,7 @@ impl<DB: TracedDatabase> TracedPool<DB> {
     /// `&mut conn`), as with a `PoolConnection`.
     pub async fn acquire(&self) -> Result<TracedConnection<DB>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
-        if self.shared.version.wanted() && xray_core::current_quiet().is_sampled() {
+        if self.shared.version.wanted() && xray_core::integration::current_quiet().is_sampled() {
             self.shared.version.fill(DB::server_version(&mut conn)).await;
         }
         Ok(TracedConnection::new(conn, self.shared.clone()))
@@ -78,7 +78,7 @@ impl<DB: TracedDatabase> TracedPool<DB> {
     }
 
     async fn begin_inner(&self, statement: Option<SqlStr>) -> Result<TracedTransaction<'static, DB>, sqlx::Error> {
-        let entity = xray_core::current_quiet();
+        let entity = xray_core::integration::current_quiet();
         let begun = if entity.is_sampled() {
             self.fill_version().await;
             let text = statement.as_ref().map_or("BEGIN", SqlStr::as_str);

@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-use xray_core::{Entity, Sql, sanitize_name};
+use xray_core::Entity;
+use xray_core::integration::{Sql, sanitize_name};
 
 use crate::database::TracedDatabase;
 use crate::options::Options;

@@ -20,7 +20,8 @@ use std::fmt::Display;
 
 use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use xray_core::{Entity, Exception, HttpResponse};
+use xray_core::integration::HttpResponse;
+use xray_core::{Entity, Exception};
 
 use crate::request::{first_values, number};
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use http::header::{HOST, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri};
-use xray_core::HttpRequest;
+use xray_core::integration::HttpRequest;
 
 use crate::propagation::TRACE_HEADER;
 

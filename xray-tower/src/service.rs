@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
-use xray_core::{Entity, Recorder, SamplingFlag, SamplingRequest, TraceFutureExt};
+use xray_core::integration::SamplingRequest;
+use xray_core::{Entity, Recorder, SamplingFlag, TraceFutureExt};
 
 use crate::body::Owner;
 use crate::future::{Pending, ResponseFuture};

@@ -15,7 +15,7 @@ use xray_tower::XrayLayer;
 #[tokio::test]
 async fn the_global_recorder_is_used_once_installed() {
     let app = Router::new()
-        .route("/", get(|| async { xray_core::current_quiet().is_sampled().to_string() }))
+        .route("/", get(|| async { xray_core::integration::current_quiet().is_sampled().to_string() }))
         .layer(XrayLayer::new("global-svc"));
 
     let (response, body) = send(&app, request("/", &[])).await;

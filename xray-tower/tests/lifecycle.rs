@@ -274,7 +274,7 @@ async fn the_inner_call_itself_runs_in_context() {
             Poll::Ready(Ok(()))
         }
         fn call(&mut self, _: Request<Body>) -> Self::Future {
-            let id = xray_core::current_quiet().id().map(|id| id.to_string()).unwrap_or_default();
+            let id = xray_core::integration::current_quiet().id().map(|id| id.to_string()).unwrap_or_default();
             std::future::ready(Ok(Response::new(Body::from(id))))
         }
     }

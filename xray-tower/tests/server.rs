@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use common::*;
 use serde_json::Value;
-use xray_core::{NeverSample, SamplingDecision, SamplingRequest};
+use xray_core::NeverSample;
+use xray_core::integration::{SamplingDecision, SamplingRequest};
 use xray_tower::{DynamicNaming, XrayLayer};
 
 fn app(recorder: xray_core::Recorder) -> Router {
@@ -26,7 +27,7 @@ fn app(recorder: xray_core::Recorder) -> Router {
             "/downstream",
             get(|| async {
                 // What an outbound call made by this handler would send.
-                xray_core::current_quiet().downstream_header().map(|h| h.to_string()).unwrap_or_default()
+                xray_core::integration::current_quiet().downstream_header().map(|h| h.to_string()).unwrap_or_default()
             }),
         )
         .layer(XrayLayer::new("svc").with_recorder(recorder))

@@ -118,7 +118,7 @@
 //! Other logging setups read the same ids from xray-core:
 //!
 //! ```
-//! let entity = xray_core::current_quiet();
+//! let entity = xray_core::integration::current_quiet();
 //! if let Some(trace_id) = entity.trace_id() {
 //!     let entity_id = entity.id().map(|id| id.to_string()).unwrap_or_default();
 //!     println!("AWS-XRAY-TRACE-ID: {trace_id}@{entity_id}");

@@ -39,7 +39,9 @@ pub struct EncodeReport {
 /// Serializes documents into datagrams, reusing its buffer.
 ///
 /// ```
-/// use xray_core::{Encoder, EntityId, SegmentDocument, Timestamp, TraceId};
+/// use xray_core::emit::Encoder;
+/// use xray_core::integration::{SegmentDocument, Timestamp};
+/// use xray_core::{EntityId, TraceId};
 /// let mut doc = SegmentDocument::new("svc", EntityId::new(), Timestamp::now());
 /// doc.trace_id = Some(TraceId::new());
 /// doc.end_time = Some(Timestamp::now());

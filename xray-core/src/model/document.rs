@@ -39,7 +39,8 @@ pub enum Namespace {
 /// cheaply through the emitter's queue.
 ///
 /// ```
-/// use xray_core::{EntityId, SegmentDocument, Timestamp, TraceId};
+/// use xray_core::integration::{SegmentDocument, Timestamp};
+/// use xray_core::{EntityId, TraceId};
 /// let mut doc = SegmentDocument::new("example.com", EntityId::new(), Timestamp::now());
 /// doc.trace_id = Some(TraceId::new());
 /// doc.end_time = Some(Timestamp::now());
@@ -163,7 +164,8 @@ impl SegmentDocument {
     /// gives, written faster (this is what the emitters send).
     ///
     /// ```
-    /// use xray_core::{EntityId, SegmentDocument, Timestamp};
+    /// use xray_core::integration::{SegmentDocument, Timestamp};
+    /// use xray_core::EntityId;
     /// let doc = SegmentDocument::new("svc", EntityId::new(), Timestamp::from_micros(1_500_000));
     /// let mut out = Vec::new();
     /// doc.write_json(&mut out).unwrap();
@@ -194,7 +196,8 @@ impl SegmentDocument {
     /// capped in real memory too.
     ///
     /// ```
-    /// use xray_core::{EntityId, SegmentDocument, Timestamp};
+    /// use xray_core::integration::{SegmentDocument, Timestamp};
+    /// use xray_core::EntityId;
     /// let doc = SegmentDocument::new("svc", EntityId::new(), Timestamp::now());
     /// assert!(doc.queued_size() > std::mem::size_of::<SegmentDocument>());
     /// ```
@@ -285,7 +288,7 @@ fn is_name_char(c: char) -> bool {
 /// name becomes `unnamed`.
 ///
 /// ```
-/// use xray_core::sanitize_name;
+/// use xray_core::integration::sanitize_name;
 /// assert_eq!(sanitize_name("users-db@127.0.0.1"), "users-db@127.0.0.1");
 /// assert_eq!(sanitize_name("GET /users?id=1"), "GET /users_id=1");
 /// ```

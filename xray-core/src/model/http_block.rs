@@ -110,7 +110,7 @@ impl StatusFlags {
     /// 4xx is an error, 429 an error and a throttle, 5xx a fault.
     ///
     /// ```
-    /// use xray_core::StatusFlags;
+    /// use xray_core::integration::StatusFlags;
     /// let f = StatusFlags::from_status(429);
     /// assert!(f.error && f.throttle && !f.fault);
     /// assert!(StatusFlags::from_status(503).fault);

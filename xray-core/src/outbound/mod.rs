@@ -91,7 +91,7 @@ pub fn inject(headers: &mut HeaderMap, entity: &Entity) -> bool {
 /// `headers` so that the callee learns the decision. Neither case allocates more than that
 /// header.
 pub fn recording_parent(headers: &mut HeaderMap) -> Option<Entity> {
-    let parent = crate::current_quiet();
+    let parent = crate::context::current_quiet();
     if parent.is_noop() {
         return None;
     }

@@ -85,7 +85,7 @@ pub fn queries(doc: &Value) -> Vec<Option<String>> {
 /// The number of subsegments the current entity holds (ended subsegments move into their
 /// parent, so this counts the ended ones).
 pub fn ended_subsegments() -> usize {
-    xray_core::current_quiet().with_document(|d| d.subsegments.len()).expect("inside a sampled segment")
+    xray_core::integration::current_quiet().with_document(|d| d.subsegments.len()).expect("inside a sampled segment")
 }
 
 /// A name no other test or earlier run uses.
