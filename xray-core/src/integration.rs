@@ -9,8 +9,12 @@
 //! blocks ([`HttpRequest`], [`HttpResponse`], [`Sql`], [`Namespace`]) through
 //! [`Entity::with_document`](crate::Entity::with_document) or the `set_*` methods.
 //!
-//! The whole segment-document model is in [`model`](crate::model); the header's wire form in
-//! [`header`](crate::header).
+//! A layer over another context system (such as `tracing` spans) swaps the current entity in
+//! and out with [`replace_current`].
+//!
+//! Elsewhere: the whole segment-document model is in [`model`](crate::model); the header's wire
+//! form in [`header`](crate::header), W3C's in [`w3c`](crate::w3c); an HTTP client's call, recorded
+//! the one way every HTTP integration records it, in `outbound` (feature `http`).
 //!
 //! ```
 //! use std::sync::Arc;
