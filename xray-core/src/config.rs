@@ -10,6 +10,7 @@
 //! | `AWS_XRAY_COLLECT_SQL_QUERIES` | `true` records SQL text in `sanitized_query` | `false` |
 //! | `AWS_XRAY_LOG_LEVEL` | `debug`, `info`, `warn`, `error`, `silent` | `warn` |
 //! | `AWS_XRAY_DEBUG_MODE` | `true` logs the SDK's own debug events (as `AWS_XRAY_LOG_LEVEL=debug`; it wins) | `false` |
+//! | `OTEL_PROPAGATORS` | which trace headers are read and written: `xray` (`X-Amzn-Trace-Id`), `tracecontext` (W3C `traceparent`, `tracestate`), `none`; comma-separated, other names logged and ignored | both |
 //!
 //! A value the SDK cannot use is handled per variable, as the official SDKs do for most:
 //! - `AWS_XRAY_DAEMON_ADDRESS` fails [`Config::from_env`] with a [`ConfigError`] naming the
@@ -26,9 +27,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 
 use crate::log::LogLevel;
+use crate::w3c::Propagation;
 
 /// The variable that names the daemon's address.
 pub(crate) const DAEMON_ADDRESS_VAR: &str = "AWS_XRAY_DAEMON_ADDRESS";
+
+/// OpenTelemetry's variable that names the propagators, followed for [`Propagation`].
+const OTEL_PROPAGATORS_VAR: &str = "OTEL_PROPAGATORS";
 
 /// A configuration value that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -278,6 +283,8 @@ pub struct Config {
     pub collect_sql_queries: bool,
     /// `AWS_XRAY_LOG_LEVEL`, or `Debug` with `AWS_XRAY_DEBUG_MODE=true`.
     pub log_level: LogLevel,
+    /// `OTEL_PROPAGATORS`: which trace headers are read and written.
+    pub propagation: Propagation,
     /// The variables whose values could not be used and were replaced by their defaults.
     pub problems: Vec<ConfigError>,
 }
@@ -292,6 +299,7 @@ impl Default for Config {
             noop_id: true,
             collect_sql_queries: false,
             log_level: LogLevel::default(),
+            propagation: Propagation::default(),
             problems: Vec::new(),
         }
     }
@@ -300,6 +308,7 @@ impl Default for Config {
 const BOOL_FORMS: &str = "true or false (also 1/0, yes/no, on/off), any case";
 const CONTEXT_MISSING_FORMS: &str = "LOG_ERROR, RUNTIME_ERROR or IGNORE_ERROR, any case";
 const LOG_LEVEL_FORMS: &str = "debug, info, warn, error or silent, any case";
+const PROPAGATORS_FORMS: &str = "a comma-separated list of xray, tracecontext or none, any case";
 
 /// Reads the variables whose bad values keep the default: each one is logged and kept.
 struct Lenient<F> {
@@ -390,6 +399,25 @@ impl Config {
             cfg.log_level = LogLevel::Debug;
         }
         cfg.problems = vars.problems;
+        if let Some(value) = get(OTEL_PROPAGATORS_VAR) {
+            // Other propagators (baggage, b3, ...) belong to an OpenTelemetry SDK beside this
+            // one: their names are reported and the ones this SDK knows still apply.
+            let (propagation, unknown) = Propagation::from_otel_propagators(&value);
+            if !unknown.is_empty() {
+                let reason = format!("unknown propagator names {} are ignored", unknown.join(", "));
+                let problem = ConfigError::InvalidVar {
+                    var: OTEL_PROPAGATORS_VAR,
+                    value: value.clone(),
+                    reason,
+                    accepted: PROPAGATORS_FORMS,
+                };
+                log_event!(Warn, %problem, "X-Ray configuration value partly ignored");
+                cfg.problems.push(problem);
+            }
+            if let Some(propagation) = propagation {
+                cfg.propagation = propagation;
+            }
+        }
         Ok(cfg)
     }
 }
@@ -512,6 +540,37 @@ mod tests {
         assert_eq!(c.log_level, LogLevel::Debug);
         let c = cfg(&[("AWS_XRAY_DEBUG_MODE", "false"), ("AWS_XRAY_LOG_LEVEL", "error")]).unwrap();
         assert_eq!(c.log_level, LogLevel::Error);
+    }
+
+    #[test]
+    fn otel_propagators_names_the_headers() {
+        // (value, propagation, unknown names reported)
+        let cases = [
+            ("xray", Propagation::Xray, ""),
+            ("tracecontext", Propagation::W3c, ""),
+            ("tracecontext,baggage,xray", Propagation::Both, "baggage"),
+            (" TraceContext , XRAY ", Propagation::Both, ""),
+            ("xray-lambda", Propagation::Xray, ""),
+            ("none", Propagation::Off, ""),
+            ("baggage,tracecontext", Propagation::W3c, "baggage"),
+            // Nothing this SDK knows: the default stays, and the names are reported.
+            ("b3,jaeger", Propagation::Both, "b3, jaeger"),
+            ("tracecontex", Propagation::Both, "tracecontex"),
+            (",,", Propagation::Both, ""),
+        ];
+        for (value, want, unknown) in cases {
+            let c = cfg(&[("OTEL_PROPAGATORS", value)]).unwrap();
+            assert_eq!(c.propagation, want, "{value:?}");
+            match c.problems.as_slice() {
+                [] => assert_eq!(unknown, "", "{value:?}"),
+                [problem] => {
+                    let text = problem.to_string();
+                    assert!(text.contains("OTEL_PROPAGATORS") && text.contains(unknown), "{value:?}: {text}");
+                }
+                more => panic!("{value:?}: {more:?}"),
+            }
+        }
+        assert_eq!(cfg(&[]).unwrap().propagation, Propagation::Both);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::model::{
 };
 use crate::segment::Subsegment;
 use crate::trace::Node;
+use crate::w3c::{Propagation, TraceParent};
 
 /// An unsampled trace: enough to propagate its id downstream, and nothing to record.
 #[derive(Clone)]
@@ -24,6 +25,10 @@ pub(crate) struct Unsampled {
     pub(crate) trace_id: TraceId,
     pub(crate) id: Option<EntityId>,
     pub(crate) extra: Option<Arc<str>>,
+    /// The incoming W3C `tracestate`, passed on beside `traceparent`.
+    pub(crate) tracestate: Option<Arc<str>>,
+    /// The recorder's propagation, which travels with the trace.
+    pub(crate) propagation: Propagation,
 }
 
 #[derive(Clone, Default)]
@@ -126,6 +131,47 @@ impl Entity {
             Repr::Node(n) => {
                 Some(TraceHeader::from_parts(n.trace().trace_id, Some(n.id), SamplingFlag::Sampled, &n.trace().extra))
             }
+        }
+    }
+
+    /// The W3C `traceparent` to send downstream: the same trace, this entity as the parent and
+    /// the `sampled` flag set; for an unsampled trace the flag is clear, and the parent is the
+    /// entity's id or, without one (`AWS_XRAY_NOOP_ID`), a fresh random span id, since
+    /// `traceparent` cannot go without one.
+    ///
+    /// ```
+    /// # use xray_core::Entity;
+    /// assert!(Entity::noop().downstream_traceparent().is_none());
+    /// ```
+    pub fn downstream_traceparent(&self) -> Option<TraceParent> {
+        match &self.0 {
+            Repr::Noop => None,
+            Repr::Unsampled(u) => Some(TraceParent {
+                trace_id: u.trace_id,
+                parent_id: u.id.unwrap_or_else(EntityId::new),
+                sampled: false,
+            }),
+            Repr::Node(n) => Some(TraceParent { trace_id: n.trace().trace_id, parent_id: n.id, sampled: true }),
+        }
+    }
+
+    /// The W3C `tracestate` that came in with this entity's trace, passed on beside
+    /// `traceparent`.
+    pub fn tracestate(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Noop => None,
+            Repr::Unsampled(u) => u.tracestate.as_deref(),
+            Repr::Node(n) => n.trace().tracestate.as_deref(),
+        }
+    }
+
+    /// Which trace headers outgoing calls of this entity's trace carry: the propagation of the
+    /// recorder that began the trace ([`Propagation::Off`] outside a trace).
+    pub fn propagation(&self) -> Propagation {
+        match &self.0 {
+            Repr::Noop => Propagation::Off,
+            Repr::Unsampled(u) => u.propagation,
+            Repr::Node(n) => n.trace().settings.propagation,
         }
     }
 

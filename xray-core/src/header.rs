@@ -116,6 +116,8 @@ pub struct TraceHeader {
     parent: Option<EntityId>,
     sampled: SamplingFlag,
     extra: String,
+    /// The W3C `tracestate` that came in beside the trace (never part of this header's text).
+    tracestate: Option<Box<str>>,
 }
 
 impl TraceHeader {
@@ -131,7 +133,7 @@ impl TraceHeader {
 
     /// A header from parts already known to be valid (the extra text was produced by `parse`).
     pub(crate) fn from_parts(root: TraceId, parent: Option<EntityId>, sampled: SamplingFlag, extra: &str) -> Self {
-        Self { root: Some(root), parent, sampled, extra: extra.to_owned() }
+        Self { root: Some(root), parent, sampled, extra: extra.to_owned(), tracestate: None }
     }
 
     /// Parses raw header bytes by the same rules; a part that is not UTF-8 cannot be a valid
@@ -283,6 +285,28 @@ impl TraceHeader {
     #[must_use]
     pub fn with_sampled(mut self, sampled: SamplingFlag) -> Self {
         self.sampled = sampled;
+        self
+    }
+
+    /// The W3C `tracestate` that came in with the trace, to be passed on beside `traceparent`
+    /// (see [`w3c`](crate::w3c)); not part of the `X-Amzn-Trace-Id` text.
+    pub fn tracestate(&self) -> Option<&str> {
+        self.tracestate.as_deref()
+    }
+
+    /// Sets the W3C `tracestate` the trace carries on: its well-formed list members, at most
+    /// [`MAX_TRACESTATE_LEN`](crate::w3c::MAX_TRACESTATE_LEN) bytes of them (`None` when
+    /// nothing is left). [`Recorder::begin_segment`](crate::Recorder::begin_segment) keeps it
+    /// with the trace, and outgoing calls send it beside `traceparent`.
+    ///
+    /// ```
+    /// let header = xray_core::TraceHeader::default().with_tracestate("congo=t61rcWkgMzE, bad key=1");
+    /// assert_eq!(header.tracestate(), Some("congo=t61rcWkgMzE"));
+    /// assert_eq!(header.to_string(), "");
+    /// ```
+    #[must_use]
+    pub fn with_tracestate(mut self, tracestate: &str) -> Self {
+        self.tracestate = crate::w3c::bounded_tracestate(tracestate);
         self
     }
 

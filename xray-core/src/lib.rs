@@ -105,3 +105,4 @@ pub use model::{AnnotationValue, Cause, Exception};
 pub use recorder::{DEFAULT_STREAMING_THRESHOLD, Recorder, RecorderBuilder, RecorderGuard};
 pub use sampling::{AlwaysSample, LocalRules, NeverSample, Sampler};
 pub use segment::{Segment, Subsegment};
+pub use w3c::Propagation;

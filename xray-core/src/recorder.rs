@@ -192,6 +192,11 @@ impl Recorder {
     /// or without a root, as the official SDKs do (a health checker that sends `Sampled=0` is
     /// not traced); when it is absent or `?` the sampler decides. `AWS_XRAY_TRACING_NAME`
     /// overrides `name`; an empty `name` stands for the [service name](Self::service_name).
+    ///
+    /// A caller that sent W3C trace context instead gives its `traceparent` as the header
+    /// ([`TraceParent::to_header`](crate::w3c::TraceParent::to_header)); the header's
+    /// [`tracestate`](TraceHeader::with_tracestate) stays with the trace, and outgoing calls
+    /// pass it on.
     pub fn begin_segment(&self, name: &str, incoming: Option<&TraceHeader>, request: &SamplingRequest<'_>) -> Segment {
         if !self.is_enabled() {
             return Segment::new(Entity::noop());
@@ -207,6 +212,7 @@ impl Recorder {
             None => (TraceId::new(), None),
         };
         let extra = incoming.map_or("", TraceHeader::extra);
+        let tracestate = incoming.and_then(TraceHeader::tracestate);
         let flag = incoming.map_or(SamplingFlag::Unknown, TraceHeader::sampled);
         let (sampled, rule_name) = match flag.decision() {
             Some(decision) => (decision, None),
@@ -223,9 +229,11 @@ impl Recorder {
                 trace_id,
                 id: (!self.inner.config.noop_id).then(EntityId::new),
                 extra: (!extra.is_empty()).then(|| Arc::from(extra)),
+                tracestate: tracestate.map(Arc::from),
+                propagation: self.inner.traces.propagation,
             }));
         }
-        let trace = Trace::new(self.inner.traces.clone(), trace_id, extra);
+        let trace = Trace::new(self.inner.traces.clone(), trace_id, extra, tracestate);
         let node = Node::new_segment(trace, name, |doc| {
             doc.trace_id = Some(trace_id);
             doc.parent_id = parent_id;
@@ -264,9 +272,11 @@ impl Recorder {
                 trace_id: root,
                 id: None,
                 extra: (!extra.is_empty()).then(|| Arc::from(extra)),
+                tracestate: header.tracestate().map(Arc::from),
+                propagation: self.inner.traces.propagation,
             }));
         }
-        let trace = Trace::new(self.inner.traces.clone(), root, header.extra());
+        let trace = Trace::new(self.inner.traces.clone(), root, header.extra(), header.tracestate());
         Segment::new(Entity::from_node(Node::new_facade(trace, parent)))
     }
 
@@ -413,6 +423,15 @@ impl RecorderBuilder {
         self
     }
 
+    /// Which trace headers are read from incoming requests and written on outgoing calls:
+    /// X-Ray's `X-Amzn-Trace-Id`, W3C's `traceparent` and `tracestate`, both, or neither (see
+    /// [`Propagation`](crate::Propagation)). Every trace the recorder begins carries the
+    /// setting to its outgoing calls. Defaults to `OTEL_PROPAGATORS` or both.
+    pub fn with_propagation(mut self, propagation: crate::Propagation) -> Self {
+        self.config.propagation = propagation;
+        self
+    }
+
     /// Allows SQL text in `sanitized_query`. Defaults to `AWS_XRAY_COLLECT_SQL_QUERIES` or off.
     pub fn with_collect_sql_queries(mut self, collect: bool) -> Self {
         self.config.collect_sql_queries = collect;
@@ -488,6 +507,7 @@ impl RecorderBuilder {
                     emitter,
                     streaming_threshold: self.streaming_threshold,
                     collect_sql_queries: self.config.collect_sql_queries,
+                    propagation: self.config.propagation,
                 }),
                 sampler,
                 origin: self.origin,

@@ -13,6 +13,7 @@ use crate::emit::Emitter;
 use crate::id::{EntityId, TraceId};
 use crate::model::{DocumentType, SegmentDocument};
 use crate::time::Timestamp;
+use crate::w3c::Propagation;
 
 /// What a recorder lends every trace it begins: where finished documents go, how much a trace
 /// keeps in memory, and the settings integrations read from the current entity. One per
@@ -23,6 +24,8 @@ pub(crate) struct TraceSettings {
     pub(crate) streaming_threshold: usize,
     /// Whether SQL text may be recorded (`AWS_XRAY_COLLECT_SQL_QUERIES`).
     pub(crate) collect_sql_queries: bool,
+    /// Which trace headers outgoing calls carry (`OTEL_PROPAGATORS`, `with_propagation`).
+    pub(crate) propagation: Propagation,
 }
 
 /// What one trace shares between its open entities in this process.
@@ -31,12 +34,20 @@ pub(crate) struct Trace {
     pub(crate) trace_id: TraceId,
     /// The incoming header's keys besides Root, Parent and Sampled (such as `Lineage`).
     pub(crate) extra: Box<str>,
+    /// The incoming W3C `tracestate` (already bounded), passed on beside `traceparent`.
+    pub(crate) tracestate: Option<Box<str>>,
     kept_bytes: AtomicUsize,
 }
 
 impl Trace {
-    pub(crate) fn new(settings: Arc<TraceSettings>, trace_id: TraceId, extra: &str) -> Self {
-        Self { settings, trace_id, extra: extra.into(), kept_bytes: AtomicUsize::new(0) }
+    pub(crate) fn new(settings: Arc<TraceSettings>, trace_id: TraceId, extra: &str, tracestate: Option<&str>) -> Self {
+        Self {
+            settings,
+            trace_id,
+            extra: extra.into(),
+            tracestate: tracestate.map(Box::from),
+            kept_bytes: AtomicUsize::new(0),
+        }
     }
 
     pub(crate) fn emit(&self, document: SegmentDocument) {
