@@ -81,7 +81,7 @@ where
             return nested(inner, settings, recorder, req, parent);
         }
         let headers = request::Headers::scan(req.headers());
-        let incoming = propagation::incoming(headers.trace);
+        let incoming = propagation::incoming(headers.trace, req.headers(), recorder.config().propagation);
         let asked = incoming.as_ref().is_some_and(|h| h.sampled() == SamplingFlag::Requested);
         // A caller's decision (with or without a valid root) is obeyed without asking the
         // sampler, so only look up what the sampler sees when it will be asked.
