@@ -21,11 +21,11 @@ const MAX_LABEL_WIDTH: usize = 60;
 ///
 /// ```
 /// use serde_json::json;
-/// use xray_local::{assemble, render};
+/// use xray_local::{Trace, render};
 ///
 /// let doc = json!({"name": "checkout", "id": "70de5b6f19ff9a0a", "start_time": 1.0,
 ///                  "end_time": 1.25, "trace_id": "1-581cf771-a006649127e371903a2de979"});
-/// let text = render::trace_tree(&assemble("1-581cf771-a006649127e371903a2de979", &[doc]));
+/// let text = render::trace_tree(&Trace::from_documents("1-581cf771-a006649127e371903a2de979", &[doc]));
 /// assert!(text.contains("checkout [segment]"));
 /// assert!(text.contains("250.0 ms"));
 /// ```

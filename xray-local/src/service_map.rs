@@ -145,14 +145,14 @@ pub struct Edge {
 /// Services, remote resources and the calls between them, accumulated over traces.
 ///
 /// ```
-/// use xray_local::{ServiceMap, assemble};
+/// use xray_local::{ServiceMap, Trace};
 /// use serde_json::json;
 ///
 /// let doc = json!({"name": "A", "id": "70de5b6f19ff9a0a", "start_time": 1.0, "end_time": 1.2,
 ///                  "trace_id": "1-581cf771-a006649127e371903a2de979",
 ///                  "subsegments": [{"name": "db", "id": "53995c3f42cd8ad8", "namespace": "remote",
 ///                                   "start_time": 1.0, "end_time": 1.1}]});
-/// let trace = assemble("1-581cf771-a006649127e371903a2de979", &[doc]);
+/// let trace = Trace::from_documents("1-581cf771-a006649127e371903a2de979", &[doc]);
 /// let map = ServiceMap::from_traces([&trace]);
 /// assert_eq!(map.node("A").unwrap().requests, 1);
 /// assert_eq!(map.edge("A", "db").unwrap().calls, 1);
