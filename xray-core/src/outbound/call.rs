@@ -66,7 +66,7 @@ enum State {
 }
 
 /// An outgoing call being recorded on its own subsegment, which ends when the call is
-/// dropped: after its response body, or at once for an error. See the [module](self).
+/// dropped: after its response body, or at once for an error. See the [module](crate::outbound).
 #[must_use = "a call ends when dropped"]
 #[derive(Debug)]
 pub struct Call {
@@ -76,7 +76,7 @@ pub struct Call {
 }
 
 impl Call {
-    /// Opens the call's subsegment under `parent` (see [`recording_parent`]) and records
+    /// Opens the call's subsegment under `parent` (see [`recording_parent`](super::recording_parent)) and records
     /// `http.request`: `method`, and `url` as the integration built it (without user-info, and
     /// without the query unless `keep_query`, which also applies to error messages).
     pub fn start(parent: &Entity, name: &str, method: &str, url: String, keep_query: bool) -> Self {
