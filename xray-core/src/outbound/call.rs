@@ -91,9 +91,10 @@ impl Call {
         Self { subsegment, keep_query, state: State::Sending }
     }
 
-    /// Adds the call's header to the request's `headers` (unless the caller set one), and
-    /// marks `http.request.traced` when it did: only our header makes the callee's segment a
-    /// child of this subsegment. Returns whether it did.
+    /// Adds the call's trace headers to the request's `headers` ([`inject`]: X-Ray's and W3C's,
+    /// as the recorder's propagation says, never over the caller's), and marks
+    /// `http.request.traced` when the header a callee reads first is ours: only that makes the
+    /// callee's segment a child of this subsegment. Returns whether it is.
     pub fn inject(&mut self, headers: &mut HeaderMap) -> bool {
         let injected = inject(headers, &self.subsegment);
         if injected {
