@@ -327,6 +327,7 @@ impl TraceHeader {
 const MAX_LEN: usize = 5 + 35 + 8 + 16 + 10 + 1 + MAX_EXTRA_LEN;
 
 /// A formatted header on the stack, ready to become an HTTP header value without `fmt`.
+#[doc(hidden)] // For the benches; integrations use `to_vec` or `Display`.
 #[derive(Clone, Copy)]
 pub struct HeaderBytes {
     buf: [u8; MAX_LEN],
@@ -372,6 +373,7 @@ impl TraceHeader {
     /// let h = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
     /// assert_eq!(h.to_bytes().as_bytes(), b"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
     /// ```
+    #[doc(hidden)]
     pub fn to_bytes(&self) -> HeaderBytes {
         let mut out = HeaderBytes { buf: [0; MAX_LEN], len: 0 };
         let (fixed, separator, extra) = self.pieces();
@@ -442,6 +444,7 @@ impl TraceHeader {
     }
 
     /// Formats into `out` (cleared first), reusing its allocation.
+    #[doc(hidden)] // For the benches.
     pub fn write_into(&self, out: &mut String) {
         out.clear();
         let _ = self.write_pieces(|piece| {
