@@ -16,18 +16,25 @@
 //! - The `paired_*` benches run the same comparisons interleaved request by request and print
 //!   their totals after the group: the figures to read on a noisy machine.
 //!
-//! Results: one run, 2026-11-21, the project's 2-core KVM guest (2 shared AMD EPYC vCPUs, x86_64 Linux), machine otherwise idle. The layer's cost is
-//! `layer_*` − `plain` of the same group (the floor).
+//! Results: one run of `cargo bench -p xray-benches`, 2026-12-03, the project's 2-core KVM
+//! guest (2 shared AMD EPYC vCPUs, x86_64 Linux), nothing else running. This guest ran about 2×
+//! slower than on 2026-11-21 (the plain-struct serialize floor took 1.16 µs against 607 ns), so
+//! compare ratios within the run, not absolute figures across runs. The layer's cost is
+//! `layer_*` −
+//! `plain` of the same pairs (the floor).
 //!
 //! | figure | measured | floor (same run) | added | target |
 //! |---|---|---|---|---|
-//! | unsampled, no header | 850 ns | plain 558 ns | +293 ns | ≤ +300 ns |
-//! | unsampled, caller header | 926 ns | plain 558 ns | +368 ns | ≤ +300 ns |
-//! | sampled, request-thread CPU | 1.63 µs | plain 594 ns | +1.03 µs | ≤ +1 µs, no syscall |
-//! | sampled, wall | 1.78 µs | plain 611 ns | +1.17 µs | |
+//! | identity layer (axum's own `Router::layer`) | 1.123 µs | plain 1.069 µs | +0.054 µs | |
+//! | unsampled, no header | 1.445 µs | plain 0.977 µs | +0.468 µs | ≤ +300 ns: missed |
+//! | unsampled, caller header | 1.723 µs | plain 1.121 µs | +0.601 µs | ≤ +300 ns: missed |
+//! | sampled, request-thread CPU | 4.26 µs | plain 1.08 µs | +3.18 µs | ≤ +1 µs, no syscall: missed |
+//! | sampled, wall | 4.24 µs | plain 1.01 µs | +3.23 µs | |
 //!
-//! The sampled request thread makes no syscall to emit (`strace -f`: every `sendmmsg` is on the
-//! emitter's sender thread); emitter drops are asserted to be zero after the group.
+//! These grew with this session's work (+293/+368 ns and +1.03 µs on 2026-11-21): a caller
+//! without an X-Ray header now has its `traceparent` looked up, a request inside another
+//! entity becomes a subsegment, and the emitter's queue counts each document's heap. Issue 21
+//! (CPU per sampled segment) takes them up.
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -11,23 +11,23 @@
 //! the swap (p99 while applying within 10× of the idle decision), and a decision after the
 //! update ≤ 1 µs.
 //!
-//! Results (`cargo bench -p xray-benches --bench sampling -- --warm-up-time 1 --measurement-time 2`,
-//! one run on 2026-12-03). Ratio is figure ÷ target (≤ 1 meets it). Machine M: 2 shared vCPUs (AMD
-//! EPYC, KVM guest, x86_64 Linux), load average 2 to 4 from other agents' builds during the run.
+//! Results: one run of `cargo bench -p xray-benches`, 2026-12-03. Ratio is figure ÷ target (≤ 1
+//! meets it). Machine M: the project's 2-core KVM guest (2 shared AMD EPYC vCPUs, x86_64 Linux),
+//! nothing else running.
 //!
 //! | benchmark | figure | ratio | target | machine |
 //! |---|---|---|---|---|
-//! | sampling/decide/local_10_rules | 85 ns | 0.85 | ≤ 100 ns | M |
-//! | sampling/decide/centralized_10_rules | 128 ns | 1.28 | ≤ 100 ns | M (73 ns in an earlier, quieter session) |
-//! | sampling/update/apply_15000_rules | 207 ms | — | off the request path | M |
-//! | sampling/update/apply_4_pages_of_15000_rules | 634 ms | — | off the request path (before: requests stalled 30 s) | M |
-//! | sampling/decide/centralized_after_15000_rules (100 kept + Default, none matching) | 687 ns | 0.69 | ≤ 1 µs | M |
-//! | sampling/decide/centralized_during_4_page_updates, mean | 1.28 µs | — | — | M |
-//! | same, p50 / p99 of 1.9 M timed decisions over 11 updates | 581 ns / 1.14 µs | p99: 0.17 | p99 ≤ 10× the idle decision (6.9 µs); before: 990 ms | M |
-//! | same, p99.99 / max | 4.0 ms / 16 ms | — | — | M |
+//! | sampling/decide/local_10_rules | 76.6 ns | 0.77 | ≤ 100 ns | M |
+//! | sampling/decide/centralized_10_rules | 115 ns | 1.15 | ≤ 100 ns | M (73 ns in an earlier session; missed here) |
+//! | sampling/update/apply_15000_rules | 101 ms | — | off the request path | M |
+//! | sampling/update/apply_4_pages_of_15000_rules | 362 ms | — | off the request path (before: requests stalled 30 s) | M |
+//! | sampling/decide/centralized_after_15000_rules (100 kept + Default, none matching) | 517 ns | 0.52 | ≤ 1 µs | M |
+//! | sampling/decide/centralized_during_4_page_updates, mean | 517 ns | — | — | M |
+//! | same, p50 / p99 of 4.2 M timed decisions over 41 updates | 521 ns / 882 ns | p99: 0.13 | p99 ≤ 10× the idle decision (6.9 µs); before: 990 ms | M |
+//! | same, p99.99 / max | 24 µs / 4.1 ms | — | — | M |
 //!
 //! While rules are applied, a decision waits at most for the swap of the rule set (the write
-//! lock covers one pointer-sized move); the p99 is 870,000 times below the 990 ms before. The
+//! lock covers one pointer-sized move); the p99 is more than a million times below the 990 ms before. The
 //! p99.99 and max are most likely the decision thread being descheduled: the updater, the
 //! stand-in daemon's threads and other builds share the 2 vCPUs. Applying costs about 14 µs per
 //! fetched rule (loopback transfer, JSON parse of each record on its own, compiling the kept

@@ -7,14 +7,13 @@
 //! floor case, so that the segment does not grow without bound; its cost is in both figures.
 //! Run with `cargo bench -p xray-benches --bench tracing`.
 //!
-//! Results of one run (`--warm-up-time 1 --measurement-time 2`, medians) on the project's 2-core
-//! KVM machine (2 shared AMD EPYC vCPUs, with other agents' builds running beside it, so the
-//! floors are noisy: the in-trace floor's mean was 370 ns against its 140 ns median), 2026-12-03:
+//! Results: one run of `cargo bench -p xray-benches`, 2026-12-03, the project's 2-core KVM
+//! guest (2 shared AMD EPYC vCPUs, x86_64 Linux), nothing else running.
 //!
 //! | bench | measured | floor (same run) | ratio | target |
 //! |---|---|---|---|---|
-//! | tracing/span/sampled | 1.59 µs | tracing/span/registry_in_trace 140 ns | 11× | ≤ 2× (missed) |
-//! | tracing/span/outside_trace | 260 ns | tracing/span/registry_outside 177 ns | 1.47× | ≤ 1.1× (missed) |
+//! | tracing/span/sampled | 912 ns | tracing/span/registry_in_trace 147 ns | 6.2× | ≤ 2× (missed) |
+//! | tracing/span/outside_trace | 172 ns | tracing/span/registry_outside 147 ns | 1.17× | ≤ 1.1× (missed) |
 //!
 //! Inside a trace the span's cost is a subsegment's (a document allocated, an id, two clock
 //! reads, the field as metadata, the parent's lock when it ends), which alone is several times
