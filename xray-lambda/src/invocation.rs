@@ -40,9 +40,21 @@ impl Invocation {
     /// function's name (from the runtime's configuration or the invoked ARN), else the
     /// recorder's service name.
     pub(crate) fn begin(recorder: &Recorder, name: &str, context: Option<&Context>) -> Self {
+        Self::begin_with_env(recorder, name, context, || std::env::var(TRACE_ID_VAR).ok())
+    }
+
+    /// [`begin`](Self::begin) with `_X_AMZN_TRACE_ID` read through `env` (`lambda_runtime`
+    /// itself sets and clears that variable in sequential mode, so only a runtime of another
+    /// kind leaves it for a context without a trace id).
+    fn begin_with_env(
+        recorder: &Recorder,
+        name: &str,
+        context: Option<&Context>,
+        env: impl FnOnce() -> Option<String>,
+    ) -> Self {
         let header = match context.and_then(|c| c.xray_trace_id.as_deref()) {
             Some(header) => TraceHeader::parse(header),
-            None => std::env::var(TRACE_ID_VAR).map(|v| TraceHeader::parse(&v)).unwrap_or_default(),
+            None => env().map(|v| TraceHeader::parse(&v)).unwrap_or_default(),
         };
         let facade = recorder.lambda_segment(&header);
         let cold_start = COLD_START.swap(false, Ordering::Relaxed);
@@ -182,6 +194,22 @@ mod tests {
         let mut odd = context(None);
         odd.invoked_function_arn = "No header lambda-runtime-invoked-function-arn found.".into();
         assert_eq!(function_name("", Some(&odd), recorder), "orders");
+    }
+
+    #[test]
+    fn the_environment_stands_in_only_for_a_context_without_a_trace_id() {
+        let from_env = "Root=1-5759e988-00000000000000000000abcd;Parent=53995c3f0000abcd;Sampled=1";
+        let capture = xray_core::test::Capture::new();
+        // The context's header wins; without one, the variable's is used.
+        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(Some(HEADER))), || {
+            Some(from_env.into())
+        }));
+        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(None)), || Some(from_env.into())));
+        drop(Invocation::begin_with_env(capture.recorder(), "", None, || Some(from_env.into())));
+        // Neither: nothing to attach to, nothing recorded.
+        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(None)), || None));
+        let parents: Vec<_> = capture.take().iter().map(|d| d["parent_id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(parents, ["53995c3f42cd8ad8", "53995c3f0000abcd", "53995c3f0000abcd"]);
     }
 
     #[test]
