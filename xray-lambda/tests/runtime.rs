@@ -147,7 +147,7 @@ async fn sequential_invocations_each_record_under_their_own_facade_before_answer
 async fn concurrent_invocations_are_never_mixed_up() {
     // The first four are sampled: the runtime hands them to its four workers, and whichever
     // starts first is the process's cold start, which only a sampled invocation records.
-    let sampled = |n: u32| n <= 4 || n % 4 != 0;
+    let sampled = |n: u32| n <= 4 || !n.is_multiple_of(4);
     let invocations: Vec<_> = (1..=12).map(|n| Invocation::new(n, sampled(n), json!({ "sleep_ms": 150 }))).collect();
     let api = RuntimeApi::start(invocations).await;
     let _child = api.spawn_function("events", &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")]);
