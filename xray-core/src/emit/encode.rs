@@ -87,6 +87,17 @@ fn count_measured(bytes: usize) {
 #[cfg(not(test))]
 fn count_measured(_bytes: usize) {}
 
+/// The JSON length of a string: its bytes and quotes when nothing in it needs escaping (the
+/// common case, counted without going through the serializer), else as serialized.
+fn str_json_len(s: &str) -> usize {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        count_measured(s.len() + 2);
+        s.len() + 2
+    } else {
+        json_len(&s)
+    }
+}
+
 fn json_len(value: &impl Serialize) -> usize {
     let mut c = Counter(0);
     // Serializing our model into a counter cannot fail; count nothing if it somehow does.
@@ -251,8 +262,16 @@ impl Encoder {
 ///
 /// Every round measures the whole value once ([`measure_value`]) and cuts at one place from
 /// those sizes, so a round is linear in the document's size; one round almost always does.
-fn truncate_to_fit(doc: &SegmentDocument, max: usize) -> Result<Value, serde_json::Error> {
-    let mut value = serde_json::to_value(doc)?;
+fn truncate_to_fit(doc: &mut SegmentDocument, max: usize) -> Result<Value, serde_json::Error> {
+    // The metadata, where the bulk of an oversized childless document usually is, moves into the
+    // value as it is; only the rest of the document is converted.
+    let metadata = std::mem::take(&mut doc.metadata);
+    let mut value = serde_json::to_value(&*doc)?;
+    if !metadata.is_empty()
+        && let Value::Object(map) = &mut value
+    {
+        map.insert("metadata".to_owned(), metadata.into_value());
+    }
     let mut sizes = Vec::new();
     for _ in 0..4 {
         sizes.clear();
@@ -284,9 +303,10 @@ fn measure_value(value: &Value, sizes: &mut Vec<(usize, usize)>) -> usize {
             2 + items.len().saturating_sub(1) + items.iter().map(|v| measure_value(v, sizes)).sum::<usize>()
         }
         Value::Object(map) => {
-            let entries: usize = map.iter().map(|(k, v)| json_len(k) + 1 + measure_value(v, sizes)).sum();
+            let entries: usize = map.iter().map(|(k, v)| str_json_len(k) + 1 + measure_value(v, sizes)).sum();
             2 + map.len().saturating_sub(1) + entries
         }
+        Value::String(text) => str_json_len(text),
         scalar => json_len(scalar),
     };
     sizes[at] = (len, sizes.len() - at);
@@ -420,6 +440,13 @@ mod tests {
     use super::*;
     use crate::id::{EntityId, TraceId};
     use crate::time::Timestamp;
+
+    #[test]
+    fn string_lengths_match_the_serializer() {
+        for s in ["", "plain", "ünïcödé ✓", "quote\"d", "back\\slash", "tab\there", "\u{1}", "nul\u{0}x"] {
+            assert_eq!(str_json_len(s), serde_json::to_string(s).unwrap().len(), "{s:?}");
+        }
+    }
 
     fn doc(name: &str) -> SegmentDocument {
         let mut d = SegmentDocument::new(name, EntityId::new(), Timestamp::from_micros(1_700_000_000_000_000));

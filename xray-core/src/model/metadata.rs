@@ -61,6 +61,12 @@ impl Metadata {
         self.0.iter().map(|(ns, m)| (ns.as_str(), m))
     }
 
+    /// The metadata as one JSON object, its maps moved rather than copied (the emitter cuts an
+    /// oversized document's metadata in this form).
+    pub(crate) fn into_value(self) -> Value {
+        Value::Object(self.0.into_iter().map(|(ns, map)| (ns, Value::Object(map))).collect())
+    }
+
     pub(crate) fn estimated_size(&self) -> usize {
         self.0
             .iter()
