@@ -7,18 +7,18 @@
 //! floor case, so that the segment does not grow without bound; its cost is in both figures.
 //! Run with `cargo bench -p xray-benches --bench tracing`.
 //!
-//! Results: one run of `cargo bench -p xray-benches`, 2026-12-03, the project's 2-core KVM
-//! guest (2 shared AMD EPYC vCPUs, x86_64 Linux), nothing else running.
+//! Results: one run of `cargo bench -p xray-benches --bench tracing`, 2026-12-03, the project's
+//! 2-core KVM guest (2 shared AMD EPYC vCPUs, x86_64 Linux), nothing else running.
 //!
 //! | bench | measured | floor (same run) | ratio | target |
 //! |---|---|---|---|---|
-//! | tracing/span/sampled | 912 ns | tracing/span/registry_in_trace 147 ns | 6.2× | ≤ 2× (missed) |
-//! | tracing/span/outside_trace | 172 ns | tracing/span/registry_outside 147 ns | 1.17× | ≤ 1.1× (missed) |
+//! | tracing/span/sampled | 989 ns | tracing/span/registry_in_trace 136 ns | 7.3× | ≤ 2× (missed) |
+//! | tracing/span/outside_trace | 130 ns | tracing/span/registry_outside 141 ns | 0.92× | ≤ 1.1× |
 //!
 //! Inside a trace the span's cost is a subsegment's (a document allocated, an id, two clock
 //! reads, the field as metadata, the parent's lock when it ends), which alone is several times
-//! an empty span under `Registry`; outside a trace it is the layer's filter check (the excluded
-//! targets are compared before the context is read) and `Layered`'s own dispatch.
+//! an empty span under `Registry`. Outside a trace the layer reads the context first and
+//! returns, before its target filter is compared.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -135,12 +135,14 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let meta = attrs.metadata();
-        if !self.filter.accepts(meta) {
-            return;
-        }
+        // Outside any trace (the common case for most spans) the context is cheaper to read than
+        // the filter's target list is to compare, so it is read first.
         let parent = Self::parent_of(attrs, &ctx);
         if parent.is_noop() {
+            return;
+        }
+        let meta = attrs.metadata();
+        if !self.filter.accepts(meta) {
             return;
         }
         let Some(span) = ctx.span(id) else { return };
