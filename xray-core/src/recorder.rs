@@ -479,14 +479,21 @@ impl RecorderBuilder {
     /// Builds the recorder: resolves the daemon's host names (a blocking lookup, once) and
     /// opens the UDP socket, unless an emitter was given or the SDK is off.
     pub fn build(self) -> Result<Recorder, BuildError> {
+        // The daemon's host names are looked up here, where the sockets are made, each once: the
+        // TCP address serves both the emitter's probe and the default sampler.
+        let needs_tcp = self.sampler.is_none() || (self.emitter.is_none() && self.config.enabled);
+        let tcp = if needs_tcp { Some(self.config.daemon_address.tcp.resolve()?) } else { None };
         let emitter: Arc<dyn Emitter> = match (self.emitter, self.config.enabled) {
             (Some(e), _) => e,
             (None, false) => Arc::new(NullEmitter::default()),
             (None, true) => {
                 // The daemon's TCP port is probed (off the request path) so that a daemon that is
                 // down shows in `stats()` even while the kernel does not report refusals.
-                let (udp, tcp) = (self.config.daemon_address.udp.resolve()?, self.config.daemon_address.tcp.resolve()?);
-                Arc::new(UdpEmitter::builder(udp).with_tcp_probe(tcp).build()?)
+                let mut builder = UdpEmitter::builder(self.config.daemon_address.udp.resolve()?);
+                if let Some(tcp) = tcp {
+                    builder = builder.with_tcp_probe(tcp);
+                }
+                Arc::new(builder.build()?)
             }
         };
         let service_name =
@@ -495,8 +502,10 @@ impl RecorderBuilder {
             Some(sampler) => sampler,
             None => {
                 let rules = self.sampling_rules.unwrap_or_default();
-                // Looked up here, as the UDP address is: where the sampler's sockets are made.
-                let tcp = self.config.daemon_address.tcp.resolve()?;
+                let tcp = match tcp {
+                    Some(tcp) => tcp,
+                    None => self.config.daemon_address.tcp.resolve()?,
+                };
                 default_sampler(tcp, self.config.enabled, self.centralized_sampling, rules)
             }
         };
