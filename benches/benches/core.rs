@@ -341,6 +341,14 @@ fn encoded_w(count: usize) -> Vec<Vec<u8>> {
     out
 }
 
+/// Hands one round of documents to `udp` and waits until it has sent them all.
+fn send_round(udp: &UdpEmitter, docs: Vec<SegmentDocument>) {
+    for d in docs {
+        udp.emit(d);
+    }
+    assert!(udp.flush(Duration::from_secs(10)));
+}
+
 fn emitter(c: &mut Criterion) {
     let receiver = DrainingReceiver::start();
     let doc = w_document();
@@ -388,17 +396,9 @@ fn emitter(c: &mut Criterion) {
     group.throughput(criterion::Throughput::Elements(ROUND as u64));
     group.bench_function("floor_raw_send_loop", |b| b.iter(|| raw_send_loop(&socket, &datagrams)));
     group.bench_function("floor_raw_sendmmsg", |b| b.iter(|| raw_sendmmsg(&socket, &datagrams)));
+    let round = || (0..ROUND).map(|_| doc.clone()).collect::<Vec<_>>();
     group.bench_function("throughput", |b| {
-        b.iter_batched(
-            || (0..ROUND).map(|_| doc.clone()).collect::<Vec<_>>(),
-            |docs| {
-                for d in docs {
-                    udp.emit(d);
-                }
-                assert!(udp.flush(Duration::from_secs(10)));
-            },
-            BatchSize::PerIteration,
-        )
+        b.iter_batched(round, |docs| send_round(&udp, docs), BatchSize::PerIteration)
     });
     // The same two threads without segmented sends: against the one-thread baseline below (which
     // sends with sendmmsg too), this is what the second thread alone is worth.
@@ -409,21 +409,12 @@ fn emitter(c: &mut Criterion) {
         .build()
         .unwrap();
     group.bench_function("throughput_sendmmsg", |b| {
-        b.iter_batched(
-            || (0..ROUND).map(|_| doc.clone()).collect::<Vec<_>>(),
-            |docs| {
-                for d in docs {
-                    unsegmented.emit(d);
-                }
-                assert!(unsegmented.flush(Duration::from_secs(10)));
-            },
-            BatchSize::PerIteration,
-        )
+        b.iter_batched(round, |docs| send_round(&unsegmented, docs), BatchSize::PerIteration)
     });
     let simple = OneThreadEmitter::start(connected_socket(receiver.addr()));
     group.bench_function("throughput_one_thread_baseline", |b| {
         b.iter_batched(
-            || (0..ROUND).map(|_| doc.clone()).collect::<Vec<_>>(),
+            round,
             |docs| {
                 for d in docs {
                     simple.emit(d);
