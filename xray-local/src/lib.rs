@@ -55,6 +55,7 @@
 //! ```
 
 pub mod check;
+pub mod filter;
 pub mod protocol;
 pub mod render;
 
