@@ -11,7 +11,8 @@ use tracing::level_filters::LevelFilter;
 /// `sqlx`, `hyper`, `hyper_util`, `h2`, `tower_http`, `reqwest`, `reqwest_tracing`,
 /// `reqwest_middleware`, `aws_smithy_runtime`, `aws_smithy_http_client`, `aws_config`, every
 /// `aws_sdk_*` crate, `tonic`, `tokio` (its `runtime.spawn` task spans, target `tokio::task`) and
-/// the `xray_*` crates.
+/// this SDK's own crates (`xray_core`, `xray_tower`, ...; a user's crate named `xray_*` is not
+/// excluded).
 ///
 /// What the excluded crates emit (as of sqlx 0.9, hyper 1, aws-smithy-runtime 1):
 /// - `sqlx` logs each statement as an *event* on target `sqlx::query` (DEBUG by default, WARN
@@ -47,7 +48,14 @@ pub const DEFAULT_EXCLUDED_TARGETS: &[&str] = &[
     "aws_sdk_",
     "tonic",
     "tokio",
-    "xray_",
+    "xray_core",
+    "xray_tower",
+    "xray_reqwest",
+    "xray_sqlx",
+    "xray_aws_sdk",
+    "xray_lambda",
+    "xray_tracing",
+    "xray_local",
 ];
 
 /// The layer's own bound on the spans it records, checked before anything else.
@@ -101,7 +109,8 @@ mod tests {
             ("aws_sdk_s3::operation", "aws_sdk_", true),
             ("aws_sdk_dynamodb", "aws_sdk_", true),
             ("aws_sdkx", "aws_sdk_", false),
-            ("xray_tower::service", "xray_", true),
+            ("xray_tower::service", "xray_tower", true),
+            ("xray_examples::services", "xray_tower", false),
             ("hyper_util::client", "hyper", false),
             ("hyper_util::client", "hyper_util", true),
             ("orders::handlers", "sqlx", false),
