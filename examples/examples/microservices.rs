@@ -8,12 +8,18 @@
 //! ```
 //!
 //! Segments go to an in-process `xray-local` unless `AWS_XRAY_DAEMON_ADDRESS` is set. Users are
-//! stored in SQLite unless `DATABASE_URL` names a PostgreSQL or MySQL database.
+//! stored in SQLite unless `DATABASE_URL` names a PostgreSQL or MySQL database. The services log
+//! through `tracing`; each line logged inside a request carries its `AWS-XRAY-TRACE-ID`, and
+//! `#[instrument]`ed functions show as subsegments (`xray-tracing`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use xray_core::{AlwaysSample, Recorder};
 use xray_examples::Destination;
 use xray_examples::services::{notification, user_management};
@@ -56,6 +62,16 @@ fn whole_path_traced(traces: &[Trace]) -> bool {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keep_serving = std::env::args().any(|a| a == "--serve");
+    // Log lines go to stderr with the X-Ray trace id; spans inside a request become subsegments.
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .event_format(xray_tracing::with_trace_ids())
+                .with_filter(LevelFilter::INFO),
+        )
+        .with(xray_tracing::layer())
+        .init();
     let destination = Destination::from_env().await?;
     println!("segments go to {}", destination.describe());
     // Every request is recorded in the demo; production keeps the default sampling rules.

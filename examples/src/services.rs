@@ -72,17 +72,24 @@ async fn create_user(State(app): State<Arc<UserManagement>>, Json(body): Json<Ne
     };
     let user = User { id: app.next_id.fetch_add(1, Ordering::Relaxed), name, email };
     segment.annotate("userId", user.id);
-    // A piece of in-process work, timed as its own subsegment.
-    let user =
-        xray_core::in_subsegment(
-            "validate-and-normalize",
-            async move { User { email: user.email.to_lowercase(), ..user } },
-        )
-        .await;
+    let user = validate_and_normalize(user).await;
     match app.store.insert_user(&user).await {
-        Ok(()) => reply(StatusCode::CREATED, json!(user)),
-        Err(err) => reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": err.to_string()})),
+        Ok(()) => {
+            tracing::info!(user_id = user.id, "user created");
+            reply(StatusCode::CREATED, json!(user))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "storing the user failed");
+            reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": err.to_string()}))
+        }
     }
+}
+
+/// A piece of in-process work. `xray-tracing` records the `#[instrument]` span as the
+/// subsegment `validate-and-normalize`, with the `user_id` field as an annotation.
+#[tracing::instrument(name = "validate-and-normalize", skip_all, fields(xray.annotation.user_id = user.id))]
+async fn validate_and_normalize(user: User) -> User {
+    User { email: user.email.to_lowercase(), ..user }
 }
 
 async fn list_users(State(app): State<Arc<UserManagement>>) -> Reply {
@@ -151,6 +158,7 @@ async fn send(State(app): State<Arc<Notification>>, Json(body): Json<SendRequest
         let ok = !body.recipient.ends_with("@bounce.example");
         email.annotate("status", if ok { "delivered" } else { "bounced" });
         if !ok {
+            tracing::warn!("the mail provider bounced the message");
             email.set_fault();
         }
         ok
