@@ -23,6 +23,8 @@
 //! | emitter/throughput_sendmmsg (no segmented sends) | 9.28 ms | one-thread baseline 11.62 ms | 1.25× throughput | kept: the second thread pays |
 //! | context/current | 20.3 ns | | | ≤ 15 ns (met at 12.4 ns on a faster day) |
 
+mod workload;
+
 use std::hint::black_box;
 use std::io::Write as _;
 use std::net::UdpSocket;
@@ -30,10 +32,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use serde::Serialize;
+use workload::{plain_w, run_w, w_document};
 use xray_benches::{DrainingReceiver, connected_socket, raw_send_loop, raw_sendmmsg};
 use xray_core::emit::Encoder;
-use xray_core::integration::{HttpRequest, HttpResponse, SegmentDocument};
+use xray_core::integration::SegmentDocument;
 use xray_core::{AlwaysSample, Emitter, EntityId, Recorder, TraceHeader, TraceId, UdpEmitter};
 
 /// Serializes each document into a reused buffer, as the emitter thread does, then drops it.
@@ -110,137 +112,6 @@ impl Emitter for OneThreadEmitter {
         if q.docs.len() >= 64 {
             wake.notify_all();
         }
-    }
-}
-
-/// Keeps the last document, to obtain W as the SDK builds it.
-#[derive(Default)]
-struct Capture(Mutex<Option<SegmentDocument>>);
-
-impl Emitter for Capture {
-    fn emit(&self, doc: SegmentDocument) {
-        *self.0.lock().unwrap() = Some(doc);
-    }
-}
-
-/// Workload W through the SDK's public API.
-fn run_w(rec: &Recorder) {
-    let seg = rec.new_segment("bench-service");
-    seg.set_http_request(HttpRequest {
-        method: Some("GET".into()),
-        url: Some("https://api.example.com/users/42".to_owned()),
-        user_agent: Some("bench/1.0".to_owned()),
-        client_ip: Some("10.0.0.1".to_owned()),
-        ..HttpRequest::default()
-    });
-    seg.annotate("user_id", 42);
-    seg.annotate("tier", "gold");
-    seg.add_metadata("cart", "three items");
-    for name in ["users-db@db", "cache", "payments.example.com"] {
-        seg.begin_subsegment(name).end();
-    }
-    seg.set_http_response(HttpResponse { status: Some(200), content_length: Some(1234) });
-    seg.end();
-}
-
-fn w_document() -> SegmentDocument {
-    let capture = Arc::new(Capture::default());
-    let rec = Recorder::builder().with_sampler(AlwaysSample).with_emitter(capture.clone()).build().unwrap();
-    run_w(&rec);
-    capture.0.lock().unwrap().take().unwrap()
-}
-
-// The floor: the same document as plain serde structs.
-#[derive(Serialize)]
-struct PlainRequest {
-    method: String,
-    url: String,
-    user_agent: String,
-    client_ip: String,
-}
-#[derive(Serialize)]
-struct PlainResponse {
-    status: u16,
-    content_length: u64,
-}
-#[derive(Serialize)]
-struct PlainHttp {
-    request: PlainRequest,
-    response: PlainResponse,
-}
-#[derive(Serialize)]
-struct PlainAnnotations {
-    user_id: i64,
-    tier: String,
-}
-#[derive(Serialize)]
-struct PlainDefault {
-    cart: String,
-}
-#[derive(Serialize)]
-struct PlainMetadata {
-    default: PlainDefault,
-}
-#[derive(Serialize)]
-struct PlainSub {
-    name: String,
-    id: String,
-    start_time: f64,
-    end_time: f64,
-}
-#[derive(Serialize)]
-struct PlainXray {
-    sdk: &'static str,
-    sdk_version: &'static str,
-}
-#[derive(Serialize)]
-struct PlainAws {
-    xray: PlainXray,
-}
-#[derive(Serialize)]
-struct PlainSegment {
-    name: String,
-    id: String,
-    trace_id: String,
-    start_time: f64,
-    end_time: f64,
-    http: PlainHttp,
-    aws: PlainAws,
-    annotations: PlainAnnotations,
-    metadata: PlainMetadata,
-    subsegments: Vec<PlainSub>,
-}
-
-fn plain_w(n: u64) -> PlainSegment {
-    let t = 1_700_000_000.123456;
-    PlainSegment {
-        name: "bench-service".to_owned(),
-        id: format!("{:016x}", n | 1),
-        trace_id: format!("1-{:08x}-{:024x}", 0x6550_0000u32, u128::from(n)),
-        start_time: t,
-        end_time: t + 0.001,
-        http: PlainHttp {
-            request: PlainRequest {
-                method: "GET".to_owned(),
-                url: "https://api.example.com/users/42".to_owned(),
-                user_agent: "bench/1.0".to_owned(),
-                client_ip: "10.0.0.1".to_owned(),
-            },
-            response: PlainResponse { status: 200, content_length: 1234 },
-        },
-        aws: PlainAws { xray: PlainXray { sdk: "X-Ray for Rust", sdk_version: "0.1.0" } },
-        annotations: PlainAnnotations { user_id: 42, tier: "gold".to_owned() },
-        metadata: PlainMetadata { default: PlainDefault { cart: "three items".to_owned() } },
-        subsegments: ["users-db@db", "cache", "payments.example.com"]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| PlainSub {
-                name: (*name).to_owned(),
-                id: format!("{:016x}", n + i as u64 + 2),
-                start_time: t,
-                end_time: t + 0.0005,
-            })
-            .collect(),
     }
 }
 
