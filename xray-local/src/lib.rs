@@ -60,6 +60,9 @@ pub mod protocol;
 pub mod render;
 
 mod collect;
+// Mounted by the HTTP router (`crate::http`) unless `--no-ui`.
+#[allow(dead_code)]
+mod console;
 mod daemon;
 mod fields;
 mod problem;

@@ -1,0 +1,1 @@
+/* xray-local console: analytics.js */
