@@ -157,7 +157,7 @@ function waterfall(list) {
       e.orphan ? h('span', { class: 'ns orphan' }, 'orphan') : null),
     h('div', { class: 'track' },
       h('div', { class: `bar ${cls}`, style: { left: `${left}%`, width: `${width}%` }, title: `${duration} at +${ms(start - t0)}` }),
-      h('span', { class: 'dur', style: { left: `${Math.min(left + width, 92)}%` } }, duration)));
+      h('span', { class: 'dur', style: { left: `${left + width}%` } }, duration)));
     let built = false;
     function toggle() {
       if (!built) {
