@@ -20,7 +20,8 @@ use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 use tracing::field::{Field, Visit};
-use xray_core::integration::{Namespace, sanitize_name};
+use tracing::span::Attributes;
+use xray_core::integration::{Namespace, SegmentDocument, sanitize_name};
 use xray_core::{AnnotationValue, Entity, Exception};
 
 /// Longest value, in bytes, that a span field leaves in a document; longer values end in `…`.
@@ -126,10 +127,17 @@ impl FieldValue {
     }
 }
 
-/// What the fields of one `new_span` or `record` call say, collected without holding any lock.
+/// What the fields of one `new_span` or `record` call say.
+///
+/// For a `record` call they are collected without holding any lock and applied afterwards
+/// (a field's `Debug` may itself record on the span's subsegment). For a new span they are
+/// written straight into its subsegment's document (`doc`), which nothing else can reach
+/// yet: metadata and flags go in as they are visited, with no list in between; only the
+/// rare annotations, exceptions and causes wait, since xray-core checks and logs those.
 #[derive(Default)]
-pub(crate) struct Recorded {
-    pub(crate) name: Option<String>,
+pub(crate) struct Recorded<'d> {
+    doc: Option<&'d mut SegmentDocument>,
+    name: Option<String>,
     annotations: Vec<(String, AnnotationValue)>,
     metadata: Vec<(&'static str, Value)>,
     fault: bool,
@@ -141,9 +149,52 @@ pub(crate) struct Recorded {
     with_metadata: bool,
 }
 
-impl Recorded {
+impl Recorded<'_> {
     pub(crate) fn new(with_metadata: bool) -> Self {
         Self { with_metadata, ..Self::default() }
+    }
+
+    /// Records a new span's fields on its subsegment `entity` (just begun, sampled).
+    pub(crate) fn new_span(attrs: &Attributes<'_>, entity: &Entity, with_metadata: bool) {
+        if attrs.fields().is_empty() {
+            return;
+        }
+        let rest = entity.with_document(|d| {
+            let mut fields = Recorded { doc: Some(d), with_metadata, ..Recorded::default() };
+            attrs.record(&mut fields);
+            fields.flush_direct()
+        });
+        if let Some(rest) = rest {
+            rest.apply(entity, false);
+        }
+    }
+
+    /// Writes the name, flags and namespace into `doc`, and returns what is left to apply
+    /// through the entity.
+    fn flush_direct(self) -> Recorded<'static> {
+        let Self { doc, name, annotations, fault, error, throttle, namespace, exception, cause, with_metadata, .. } =
+            self;
+        if let Some(d) = doc {
+            if let Some(name) = &name {
+                d.name = sanitize_name(name).into_owned();
+            }
+            d.fault |= fault;
+            d.error |= error || throttle;
+            d.throttle |= throttle;
+            if namespace.is_some() {
+                d.namespace = namespace;
+            }
+        }
+        Recorded { annotations, exception, cause, with_metadata, ..Recorded::default() }
+    }
+
+    fn push_metadata(&mut self, key: &'static str, value: Value) {
+        match &mut self.doc {
+            Some(d) => {
+                d.metadata.insert(METADATA_NAMESPACE, key, value);
+            }
+            None => self.metadata.push((key, value)),
+        }
     }
 
     fn place(&mut self, field: &Field, value: FieldValue) {
@@ -175,7 +226,7 @@ impl Recorded {
             _ if name.starts_with("otel.") => {}
             _ if self.with_metadata => {
                 let value = if is_secret(name) { Value::String(REDACTED.into()) } else { value.into_json() };
-                self.metadata.push((name, value));
+                self.push_metadata(name, value);
             }
             _ => {}
         }
@@ -210,7 +261,7 @@ impl Recorded {
     }
 }
 
-impl Visit for Recorded {
+impl Visit for Recorded<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.place(field, FieldValue::Bool(value));
     }

@@ -88,7 +88,12 @@ impl SpanFilter {
 }
 
 /// `sqlx` matches `sqlx` and `sqlx::query`; `aws_sdk_` matches `aws_sdk_s3::...`.
+#[inline]
 fn matches_target(target: &str, entry: &str) -> bool {
+    // Most entries differ in their first byte: that comparison saves a `memcmp` call each.
+    if target.as_bytes().first() != entry.as_bytes().first() {
+        return false;
+    }
     match target.strip_prefix(entry) {
         None => false,
         Some(rest) => entry.ends_with('_') || rest.is_empty() || rest.starts_with("::"),
@@ -114,6 +119,8 @@ mod tests {
             ("hyper_util::client", "hyper", false),
             ("hyper_util::client", "hyper_util", true),
             ("orders::handlers", "sqlx", false),
+            ("", "sqlx", false),
+            ("s", "sqlx", false),
         ] {
             assert_eq!(matches_target(target, entry), expected, "{target} vs {entry}");
         }

@@ -150,11 +150,10 @@ where
             return;
         }
         let state = if parent.is_sampled() {
-            let mut fields = Recorded::new(self.fields_as_metadata);
-            attrs.record(&mut fields);
-            let sub = parent.begin_subsegment(fields.name.as_deref().unwrap_or(meta.name()));
+            // Named after the span; an `otel.name` field renames it while the fields are written.
+            let sub = parent.begin_subsegment(meta.name());
             let entity = sub.entity();
-            fields.apply(&entity, false);
+            Recorded::new_span(attrs, &entity, self.fields_as_metadata);
             SpanState { entity, owner: Some(sub), exceptions: 0 }
         } else {
             SpanState { entity: parent, owner: None, exceptions: 0 }
