@@ -11,6 +11,9 @@
 //! | `AWS_XRAY_LOG_LEVEL` | `debug`, `info`, `warn`, `error`, `silent` | `warn` |
 //! | `AWS_XRAY_DEBUG_MODE` | `true` logs the SDK's own debug events (as `AWS_XRAY_LOG_LEVEL=debug`; it wins) | `false` |
 //! | `OTEL_PROPAGATORS` | which trace headers are read and written: `xray` (`X-Amzn-Trace-Id`), `tracecontext` (W3C `traceparent`, `tracestate`), `none`; comma-separated, other names logged and ignored | both |
+//! | `OTEL_TRACES_EXPORTER` | where segments go: `xray` (UDP to the daemon), `otlp` (an OpenTelemetry collector; feature `otlp`), both comma-separated, or `none` | `xray` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's `http://` traces URL / its base URL (`/v1/traces` is appended) | `http://127.0.0.1:4318/v1/traces` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `OTEL_EXPORTER_OTLP_TIMEOUT` | one export request's deadline, in milliseconds | `10000` |
 //!
 //! A value the SDK cannot use is handled per variable, as the official SDKs do for most:
 //! - `AWS_XRAY_DAEMON_ADDRESS` fails [`Config::from_env`] with a [`ConfigError`] naming the
@@ -34,6 +37,79 @@ pub(crate) const DAEMON_ADDRESS_VAR: &str = "AWS_XRAY_DAEMON_ADDRESS";
 
 /// OpenTelemetry's variable that names the propagators, followed for [`Propagation`].
 const OTEL_PROPAGATORS_VAR: &str = "OTEL_PROPAGATORS";
+
+/// OpenTelemetry's variable that names the trace exporters, followed for [`TracesExporter`].
+const OTEL_TRACES_EXPORTER_VAR: &str = "OTEL_TRACES_EXPORTER";
+
+/// Where finished segments go (`OTEL_TRACES_EXPORTER`): X-Ray's daemon by UDP, an
+/// OpenTelemetry collector by OTLP (feature `otlp`), both, or neither. Used when the recorder
+/// builds its own emitter (no [`with_emitter`](crate::RecorderBuilder::with_emitter)).
+///
+/// ```
+/// use xray_core::config::{Config, TracesExporter};
+/// assert_eq!(Config::default().traces_exporter, TracesExporter { xray: true, otlp: false });
+/// let cfg = Config::from_lookup(|n| (n == "OTEL_TRACES_EXPORTER").then(|| "none".into())).unwrap();
+/// assert_eq!(cfg.traces_exporter, TracesExporter { xray: false, otlp: false });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TracesExporter {
+    /// UDP to the X-Ray daemon (`xray`).
+    pub xray: bool,
+    /// OTLP/HTTP to a collector (`otlp`).
+    pub otlp: bool,
+}
+
+impl Default for TracesExporter {
+    fn default() -> Self {
+        Self { xray: true, otlp: false }
+    }
+}
+
+/// The OTLP exporter's settings from OpenTelemetry's variables (see the [module](self)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpConfig {
+    /// The traces URL; `None` for the default, `http://127.0.0.1:4318/v1/traces`.
+    pub endpoint: Option<String>,
+    /// One export request's deadline.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        Self { endpoint: None, timeout: std::time::Duration::from_secs(10) }
+    }
+}
+
+impl OtlpConfig {
+    /// Reads `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (as it is), else `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (with `/v1/traces` appended), and the timeouts in milliseconds; a timeout that is not a
+    /// number keeps the default and is reported, as is an `OTEL_EXPORTER_OTLP_PROTOCOL` other
+    /// than `http/protobuf` (the only one spoken).
+    ///
+    /// ```
+    /// use xray_core::config::OtlpConfig;
+    /// let (cfg, problems) = OtlpConfig::from_lookup(|n| (n == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| "http://collector:4318/".into()));
+    /// assert_eq!(cfg.endpoint.as_deref(), Some("http://collector:4318/v1/traces"));
+    /// assert!(problems.is_empty());
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<ConfigError>) {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let endpoint = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| {
+            get("OTEL_EXPORTER_OTLP_ENDPOINT").map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
+        });
+        let mut cfg = Self { endpoint, ..Self::default() };
+        let mut vars = Lenient { lookup: get, problems: Vec::new() };
+        let millis = |v: &str| v.trim().parse::<u64>().ok().map(std::time::Duration::from_millis);
+        let timeout = vars.read("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", MILLIS_FORMS, millis);
+        if let Some(t) = timeout.or_else(|| vars.read("OTEL_EXPORTER_OTLP_TIMEOUT", MILLIS_FORMS, millis)) {
+            cfg.timeout = t;
+        }
+        for var in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
+            vars.read(var, "http/protobuf", |v| v.trim().eq_ignore_ascii_case("http/protobuf").then_some(()));
+        }
+        (cfg, vars.problems)
+    }
+}
 
 /// A configuration value that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -285,6 +361,10 @@ pub struct Config {
     pub log_level: LogLevel,
     /// `OTEL_PROPAGATORS`: which trace headers are read and written.
     pub propagation: Propagation,
+    /// `OTEL_TRACES_EXPORTER`: where segments go.
+    pub traces_exporter: TracesExporter,
+    /// `OTEL_EXPORTER_OTLP_*`: the OTLP exporter's endpoint and timeout.
+    pub otlp: OtlpConfig,
     /// The variables whose values could not be used and were replaced by their defaults.
     pub problems: Vec<ConfigError>,
 }
@@ -300,6 +380,8 @@ impl Default for Config {
             collect_sql_queries: false,
             log_level: LogLevel::default(),
             propagation: Propagation::default(),
+            traces_exporter: TracesExporter::default(),
+            otlp: OtlpConfig::default(),
             problems: Vec::new(),
         }
     }
@@ -309,6 +391,28 @@ const BOOL_FORMS: &str = "true or false (also 1/0, yes/no, on/off), any case";
 const CONTEXT_MISSING_FORMS: &str = "LOG_ERROR, RUNTIME_ERROR or IGNORE_ERROR, any case";
 const LOG_LEVEL_FORMS: &str = "debug, info, warn, error or silent, any case";
 const PROPAGATORS_FORMS: &str = "a comma-separated list of xray, tracecontext or none, any case";
+const EXPORTER_FORMS: &str = "a comma-separated list of xray, otlp (with the otlp cargo feature) or none, any case";
+const MILLIS_FORMS: &str = "a whole number of milliseconds";
+
+/// `OTEL_TRACES_EXPORTER`'s value: the exporters it names, and the names it holds that this
+/// SDK cannot follow (unknown, or `otlp` without the `otlp` feature). `None` when it names
+/// none this SDK knows, which keeps the default.
+fn parse_traces_exporter(value: &str) -> (Option<TracesExporter>, Vec<String>) {
+    let (mut exporter, mut named, mut unknown) = (TracesExporter { xray: false, otlp: false }, false, Vec::new());
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name.eq_ignore_ascii_case("xray") {
+            exporter.xray = true;
+        } else if name.eq_ignore_ascii_case("otlp") && cfg!(feature = "otlp") {
+            exporter.otlp = true;
+        } else if !name.eq_ignore_ascii_case("none") {
+            unknown.push(name.to_owned());
+            continue;
+        }
+        named = true;
+    }
+    // Only names this SDK cannot follow: the default stays rather than sending nothing.
+    (named.then_some(exporter), unknown)
+}
 
 /// Reads the variables whose bad values keep the default: each one is logged and kept.
 struct Lenient<F> {
@@ -418,6 +522,26 @@ impl Config {
                 cfg.propagation = propagation;
             }
         }
+        if let Some(value) = get(OTEL_TRACES_EXPORTER_VAR) {
+            let (exporter, unknown) = parse_traces_exporter(&value);
+            if !unknown.is_empty() {
+                let reason = format!("exporters {} are not available here and are ignored", unknown.join(", "));
+                let problem = ConfigError::InvalidVar {
+                    var: OTEL_TRACES_EXPORTER_VAR,
+                    value: value.clone(),
+                    reason,
+                    accepted: EXPORTER_FORMS,
+                };
+                log_event!(Warn, %problem, "X-Ray configuration value partly ignored");
+                cfg.problems.push(problem);
+            }
+            if let Some(exporter) = exporter {
+                cfg.traces_exporter = exporter;
+            }
+        }
+        let (otlp, problems) = OtlpConfig::from_lookup(get);
+        cfg.otlp = otlp;
+        cfg.problems.extend(problems);
         Ok(cfg)
     }
 }
@@ -571,6 +695,48 @@ mod tests {
             }
         }
         assert_eq!(cfg(&[]).unwrap().propagation, Propagation::Both);
+    }
+
+    #[test]
+    fn otel_traces_exporter_and_otlp_settings() {
+        let otlp = cfg!(feature = "otlp");
+        // (value, xray, otlp, problem reported)
+        let cases = [
+            ("xray", true, false, false),
+            ("otlp", !otlp, otlp, !otlp),
+            ("xray,otlp", true, otlp, !otlp),
+            (" OTLP , XRay ", true, otlp, !otlp),
+            ("none", false, false, false),
+            ("zipkin", true, false, true),
+            ("zipkin,none", false, false, true),
+            ("console,xray", true, false, true),
+        ];
+        for (value, xray, want_otlp, problem) in cases {
+            let c = cfg(&[("OTEL_TRACES_EXPORTER", value)]).unwrap();
+            assert_eq!(c.traces_exporter, TracesExporter { xray, otlp: want_otlp }, "{value:?}");
+            assert_eq!(!c.problems.is_empty(), problem, "{value:?}: {:?}", c.problems);
+        }
+        assert_eq!(cfg(&[]).unwrap().otlp, OtlpConfig::default());
+        let c = cfg(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ])
+        .unwrap();
+        assert_eq!(c.otlp.endpoint.as_deref(), Some("http://collector:4318/v1/traces"));
+        assert_eq!(c.otlp.timeout, std::time::Duration::from_millis(2500));
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let c = cfg(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4318/custom"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .unwrap();
+        assert_eq!(c.otlp.endpoint.as_deref(), Some("http://traces:4318/custom"));
+        assert_eq!(c.otlp.timeout, std::time::Duration::from_secs(10));
+        let vars: Vec<_> = c.problems.iter().map(|ConfigError::InvalidVar { var, .. }| *var).collect();
+        assert_eq!(vars, ["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_PROTOCOL"]);
     }
 
     #[test]

@@ -38,4 +38,8 @@ pub enum BuildError {
     /// The daemon's host name did not resolve.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// The OTLP emitter `OTEL_TRACES_EXPORTER` asks for could not be started.
+    #[cfg(feature = "otlp")]
+    #[error(transparent)]
+    Otlp(#[from] crate::otlp::OtlpError),
 }

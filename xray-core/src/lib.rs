@@ -62,7 +62,9 @@
 //!
 //! What only instrumentation needs is in [`integration`]; the wire format in [`model`] and
 //! [`header`]; where the service runs in [`plugins`]. With the `test-util` feature, `test`
-//! captures what a recorder emits (`test::capture`, `test::Capture`, `MemoryEmitter`).
+//! captures what a recorder emits (`test::capture`, `test::Capture`, `MemoryEmitter`). With the
+//! `otlp` feature, `otlp` exports to an OpenTelemetry collector instead of (or beside) the X-Ray
+//! daemon.
 
 pub mod config;
 mod context;
@@ -75,6 +77,8 @@ mod id;
 pub mod integration;
 pub(crate) mod log;
 pub mod model;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 #[cfg(feature = "http")]
 pub mod outbound;
 pub mod plugins;

@@ -368,7 +368,9 @@ impl RecorderBuilder {
         self
     }
 
-    /// Where finished documents go. Defaults to a [`UdpEmitter`] towards the daemon.
+    /// Where finished documents go. Defaults to a [`UdpEmitter`] towards the daemon, or what
+    /// `OTEL_TRACES_EXPORTER` names (`xray`, `otlp`, both, `none`; see
+    /// [`TracesExporter`](crate::config::TracesExporter)).
     pub fn with_emitter(mut self, emitter: impl Emitter) -> Self {
         self.emitter = Some(Arc::new(emitter));
         self
@@ -483,21 +485,39 @@ impl RecorderBuilder {
         // TCP address serves both the emitter's probe and the default sampler.
         let needs_tcp = self.sampler.is_none() || (self.emitter.is_none() && self.config.enabled);
         let tcp = if needs_tcp { Some(self.config.daemon_address.tcp.resolve()?) } else { None };
+        let service_name =
+            self.service_name.or_else(|| self.config.tracing_name.clone()).unwrap_or_else(|| "service".to_owned());
+        let exporter = self.config.traces_exporter;
         let emitter: Arc<dyn Emitter> = match (self.emitter, self.config.enabled) {
             (Some(e), _) => e,
             (None, false) => Arc::new(NullEmitter::default()),
             (None, true) => {
-                // The daemon's TCP port is probed (off the request path) so that a daemon that is
-                // down shows in `stats()` even while the kernel does not report refusals.
-                let mut builder = UdpEmitter::builder(self.config.daemon_address.udp.resolve()?);
-                if let Some(tcp) = tcp {
-                    builder = builder.with_tcp_probe(tcp);
+                let mut emitters: Vec<Arc<dyn Emitter>> = Vec::new();
+                if exporter.xray {
+                    // The daemon's TCP port is probed (off the request path) so that a daemon that
+                    // is down shows in `stats()` even while the kernel does not report refusals.
+                    let mut builder = UdpEmitter::builder(self.config.daemon_address.udp.resolve()?);
+                    if let Some(tcp) = tcp {
+                        builder = builder.with_tcp_probe(tcp);
+                    }
+                    emitters.push(Arc::new(builder.build()?));
                 }
-                Arc::new(builder.build()?)
+                #[cfg(feature = "otlp")]
+                if exporter.otlp {
+                    let otlp = crate::otlp::OtlpEmitter::builder().with_config(&self.config.otlp);
+                    emitters.push(Arc::new(otlp.with_service_name(service_name.as_str()).build()?));
+                }
+                match emitters.pop() {
+                    None => Arc::new(NullEmitter::default()),
+                    #[cfg(feature = "otlp")]
+                    Some(last) if !emitters.is_empty() => {
+                        emitters.push(last);
+                        Arc::new(crate::otlp::FanOutEmitter::new(emitters))
+                    }
+                    Some(only) => only,
+                }
             }
         };
-        let service_name =
-            self.service_name.or_else(|| self.config.tracing_name.clone()).unwrap_or_else(|| "service".to_owned());
         let sampler = match self.sampler {
             Some(sampler) => sampler,
             None => {
