@@ -11,6 +11,8 @@ const COL = 230; // horizontal distance between layers
 const ROW = 120; // vertical distance between nodes of a layer
 const R = 30; // node radius
 const PAD = 70;
+const MAX_ROWS = 10; // nodes in one column before a layer wraps
+const SUB_COL = 170; // distance between the columns of a wrapped layer
 
 /** Layers for a graph that may have cycles: depth-first from the sources, back edges ignored,
  * then the longest path to each node. Linear in nodes + edges. */
@@ -69,13 +71,24 @@ export function layout(nodes, edges) {
       ids.sort((a, b) => key(a) - key(b) || name.get(a).localeCompare(name.get(b))).forEach((id, i) => pos.set(id, i));
     }
   }
-  const tallest = Math.max(1, ...layers.map((ids) => ids.length));
+  // A layer taller than MAX_ROWS nodes (one service calling 40 hosts) wraps into several
+  // columns, so 50 nodes still fit a screen or two.
+  const rowsOf = (ids) => Math.ceil(ids.length / Math.ceil(ids.length / MAX_ROWS));
+  const tallest = Math.max(1, ...layers.map(rowsOf));
   const xy = new Map();
-  layers.forEach((ids, li) => {
-    const offset = ((tallest - ids.length) * ROW) / 2;
-    ids.forEach((id, i) => xy.set(id, { x: PAD + li * COL, y: PAD + offset + i * ROW }));
+  let x = PAD;
+  layers.forEach((ids) => {
+    const rows = rowsOf(ids);
+    const cols = Math.ceil(ids.length / rows);
+    ids.forEach((id, i) => {
+      const col = Math.floor(i / rows);
+      const inCol = col === cols - 1 ? ids.length - col * rows : rows;
+      const offset = ((tallest - inCol) * ROW) / 2;
+      xy.set(id, { x: x + col * SUB_COL, y: PAD + offset + (i % rows) * ROW });
+    });
+    x += (cols - 1) * SUB_COL + COL;
   });
-  return { xy, width: PAD * 2 + Math.max(0, layers.length - 1) * COL, height: PAD * 2 + (tallest - 1) * ROW + 20 };
+  return { xy, width: x - COL + PAD, height: PAD * 2 + (tallest - 1) * ROW + 20 };
 }
 
 /** The nodes and edges of the map from GetServiceGraph's services. */
@@ -129,7 +142,7 @@ function kindLabel(type) {
   return type;
 }
 
-function draw(nodes, edges, onPick) {
+function draw(nodes, edges, onPick, onPickEdge) {
   const { xy, width, height } = layout(nodes, edges);
   const svg = s('svg', {
     id: 'service-map', class: 'map', width: Math.max(width, 400), height: Math.max(height, 200),
@@ -159,6 +172,8 @@ function draw(nodes, edges, onPick) {
       `${e.stats.error} errors, ${e.stats.throttle} throttled`;
     edgeLayer.append(s('path', { class: `edge ${cls}`, d, 'marker-end': 'url(#arrow)', dataset: { from: e.from, to: e.to } },
       s('title', {}, title)));
+    // A wide invisible twin of the arrow takes the clicks: edge("caller", "callee").
+    edgeLayer.append(s('path', { class: 'edge-hit', d, onclick: () => onPickEdge(e) }, s('title', {}, `${title}. Click to list these calls' traces.`)));
     const lx = e.from === e.to ? a.x + R + 30 : (a.x + b.x) / 2;
     const ly = e.from === e.to ? a.y : (a.y + b.y) / 2 - 8;
     edgeLayer.append(s('text', { class: 'edge-label', x: lx, y: ly }, `${e.stats.total} \u00b7 ${ms(e.stats.avg)}`));
@@ -177,7 +192,7 @@ function draw(nodes, edges, onPick) {
     g.append(ring(st));
     g.append(s('text', { class: 'latency', y: -2 }, st.total ? ms(st.avg) : ''));
     g.append(s('text', { class: 'count', y: 12 }, st.total ? `${st.total} req` : ''));
-    g.append(s('text', { class: 'name', y: R + 16 }, clip(n.name, 28)));
+    g.append(s('text', { class: 'name', y: R + 16 }, clip(n.name, 24)));
     g.append(s('text', { class: 'kind', y: R + 30 }, kindLabel(n.type)));
     nodeLayer.append(g);
   }
@@ -185,9 +200,18 @@ function draw(nodes, edges, onPick) {
   return svg;
 }
 
+function quote(name) {
+  return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
 /** A filter expression selecting one node's traces. */
 export function serviceFilter(name) {
-  return `service("${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}")`;
+  return `service(${quote(name)})`;
+}
+
+/** A filter expression selecting the traces with a call from one node to another. */
+export function edgeFilter(from, to) {
+  return `edge(${quote(from)}, ${quote(to)})`;
 }
 
 export function mapView(root, ctx) {
@@ -195,7 +219,7 @@ export function mapView(root, ctx) {
   const holder = h('div', { class: 'map-holder' });
   const legend = h('p', { class: 'legend' },
     KINDS.map((k) => h('span', { class: `key ${k}` }, k === 'error' ? 'error (4xx)' : k === 'fault' ? 'fault (5xx)' : k === 'throttle' ? 'throttle (429)' : k)),
-    ' Each node: average latency and requests; each arrow: requests \u00b7 average latency. Click a node to list its traces.');
+    ' Each node: average latency and requests; each arrow: requests \u00b7 average latency. Click a node or an arrow to list its traces.');
   replace(root, h('h2', {}, 'Service map'), summary, legend, holder);
   let last = '';
   return {
@@ -210,7 +234,9 @@ export function mapView(root, ctx) {
         replace(holder, h('p', { class: 'empty' }, 'No traces yet. Point an SDK at this daemon (AWS_XRAY_DAEMON_ADDRESS) and send a request.'));
         return;
       }
-      replace(holder, draw(nodes, edges, (n) => ctx.showTraces(serviceFilter(n.name))));
+      const names = new Map(nodes.map((n) => [n.id, n.name]));
+      replace(holder, draw(nodes, edges, (n) => ctx.showTraces(serviceFilter(n.name)),
+        (e) => ctx.showTraces(edgeFilter(names.get(e.from), names.get(e.to)))));
     },
   };
 }
