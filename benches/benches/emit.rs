@@ -20,7 +20,8 @@
 //!
 //! Instruction counts (the guest has no PMU for `perf stat`): `XRAY_EMIT_COUNT=<case>:<n>` runs
 //! one case n times without criterion, for `valgrind --tool=callgrind`; the figure per document
-//! is the difference between two n divided by their difference. Cases: `floor`, `udp`, `null`.
+//! is the difference between two n divided by their difference. Cases: `floor`, `udp`, `null`, and
+//! `wideN` (a segment of N subsegments).
 //!
 //! Results: one run of `cargo bench -p xray-benches --bench emit`, 2026-12-03, the project's
 //! 2-core KVM guest (2 shared AMD EPYC vCPUs, x86_64 Linux), other helpers' builds running now
@@ -227,7 +228,7 @@ fn w(c: &mut Criterion) {
             for _ in 0..iters {
                 floor.one();
             }
-            sdk_cpu(&receiver) - start
+            sdk_cpu(&receiver).saturating_sub(start)
         })
     });
 
@@ -241,7 +242,7 @@ fn w(c: &mut Criterion) {
                     run_w(&rec);
                 }
                 flush(&*udp);
-                sdk_cpu(&receiver) - start
+                sdk_cpu(&receiver).saturating_sub(start)
             })
         })
     });
@@ -270,7 +271,7 @@ fn w(c: &mut Criterion) {
             for _ in 0..iters {
                 run_w(&rec);
             }
-            sdk_cpu(&receiver) - start
+            sdk_cpu(&receiver).saturating_sub(start)
         })
     });
     g.finish();
@@ -296,7 +297,7 @@ fn wide(c: &mut Criterion) {
                         run_wide(&rec, &names[..n]);
                     }
                     flush(&*udp);
-                    sdk_cpu(&receiver) - start
+                    sdk_cpu(&receiver).saturating_sub(start)
                 });
                 total / n as u32
             })
@@ -330,6 +331,15 @@ fn count(spec: &str) {
             let rec =
                 Recorder::builder().with_sampler(AlwaysSample).with_emitter(NullEmitter::default()).build().unwrap();
             (0..n).for_each(|_| run_w(&rec));
+        }
+        wide if wide.starts_with("wide") => {
+            // `wideN`: n segments of N subsegments each.
+            let width: usize = wide[4..].parse().expect("wide<N>");
+            let names: Vec<String> = (0..width).map(|i| format!("step-{i}")).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let (rec, udp) = udp_recorder(receiver.addr);
+            (0..n).for_each(|_| run_wide(&rec, &names));
+            flush(&*udp);
         }
         other => panic!("unknown case {other}"),
     }

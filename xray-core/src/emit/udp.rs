@@ -1,12 +1,21 @@
-//! [`UdpEmitter`]: a bounded in-memory queue drained by an emitter thread, which serializes
-//! into reused buffers, and a sender thread, which hands the kernel up to 128 datagrams per call:
-//! on Linux, datagrams of similar size go out as one segmented buffer (see [`super::gso`]), the
-//! rest through `sendmmsg`.
+//! [`UdpEmitter`]: documents serialized on the thread that finishes them, into buffers that
+//! circulate between the producers and one emitter thread, which hands the kernel up to 128
+//! datagrams per call: on Linux, datagrams of similar size go out as one segmented buffer
+//! (see [`super::gso`]), the rest through `sendmmsg`.
 //!
-//! The request path locks the queue for a push and nothing more: no syscall, no wake-up, unless
-//! its push fills a batch. The emitter thread wakes on a short timer (backing off while idle) or
-//! on that batch signal. Serializing and sending run on two threads so that, with a core to
-//! spare, encoding overlaps the system calls (the kernel's per-datagram cost dominates).
+//! Why the request path serializes: a document is a tree of small heap allocations, and
+//! freeing them on another thread than the one that made them sends the allocator down its
+//! slow path (glibc's remote frees took about half of the request thread's time). Serialized
+//! where it was built, a document is freed where it was allocated, and what crosses threads is
+//! a byte buffer that comes back: the emitter thread returns every sent buffer to a free list
+//! under the queue's lock, and producers take their spares from it, so that in steady state
+//! nothing is allocated or freed at all. The queue's cap then counts real bytes (the buffers'
+//! capacity), not an estimate of a tree's heap.
+//!
+//! The request path locks the queue for a push and nothing more: no syscall, no wake-up,
+//! unless its push fills a batch. The emitter thread wakes on a short timer (backing off while
+//! idle) or on that batch signal. One thread: with serialization gone from it, what is left is
+//! the system calls, and a second thread would only add a hand-off per batch.
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -15,8 +24,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
+use std::cell::RefCell;
+
 use super::dropped::DroppedTraces;
-use super::encode::Encoder;
+use super::encode::{EncodeReport, Encoder};
 use super::gso::Planner;
 use super::health::Health;
 use super::pace::{DEFAULT_BUDGET, DEFAULT_INTERVAL, Pacer, charge};
@@ -40,8 +51,8 @@ pub struct UdpEmitterBuilder {
 }
 
 impl UdpEmitterBuilder {
-    /// Caps the memory queued documents hold (an upper-bound estimate of their heap, counted
-    /// until they are sent). Independent subsegments may fill seven eighths of it; the last
+    /// Caps the memory queued documents hold: the capacity of the buffers their datagrams are
+    /// serialized into, counted until they are sent. Independent subsegments may fill seven eighths of it; the last
     /// eighth is kept for segments, so that a full queue rather drops a trace's subsegments
     /// than the segment they belong to. Defaults to 16 MiB.
     #[must_use]
@@ -119,19 +130,10 @@ impl UdpEmitterBuilder {
             thread: OnceLock::new(),
             daemon: self.daemon,
         });
-        // The emitter thread serializes while a sender thread makes the system calls, so on a
-        // machine with a spare core encoding overlaps sending.
-        let (to_sender, from_encoder) = std::sync::mpsc::sync_channel(4);
-        let (recycle, recycled) = std::sync::mpsc::channel();
         let max_segment = if self.segmentation { max_segment_payload(&socket) } else { None };
         let pacer = Pacer::new(self.send_budget, self.send_interval);
-        let sender =
-            Sender { shared: shared.clone(), socket, recycle, max_segment, planner: Planner::default(), pacer };
-        std::thread::Builder::new()
-            .name("xray-sender".into())
-            .spawn(move || sender.run(from_encoder))
-            .map_err(EmitterError::Thread)?;
-        let worker = Worker { shared: shared.clone(), to_sender, recycled, interval: self.flush_interval };
+        let sender = Sender { shared: shared.clone(), socket, max_segment, planner: Planner::default(), pacer };
+        let worker = Worker { shared: shared.clone(), sender, interval: self.flush_interval };
         let handle = std::thread::Builder::new()
             .name("xray-emitter".into())
             .spawn(move || worker.run())
@@ -142,20 +144,86 @@ impl UdpEmitterBuilder {
     }
 }
 
-/// What producers touch: one mutex-protected cache line's worth of state, so that a push costs
-/// a lock and a move and shares no counter with the emitter thread.
+/// What producers touch: one mutex-protected block of state, so that a push costs a lock and
+/// a few moves and shares no counter with the emitter thread.
 #[derive(Default)]
 struct Queue {
-    docs: Vec<SegmentDocument>,
-    /// What the queued documents hold ([`SegmentDocument::queued_size`]).
+    /// Serialized datagrams, header line included, in the order documents arrived.
+    datagrams: Vec<Vec<u8>>,
+    /// Documents whose datagrams are in `datagrams` (a document's are pushed together).
+    docs: u64,
+    /// The capacity of the queued buffers ([`buffer_bytes`]).
     bytes: u64,
-    /// What the documents the emitter thread took and has not finished with hold: they are
-    /// still in memory, so they still count against the cap.
+    /// What the buffers the emitter thread took and has not sent yet hold: they are still in
+    /// memory, so they still count against the cap.
     in_flight: u64,
+    /// Sent buffers, cleared, for producers to serialize into.
+    free: Vec<Vec<u8>>,
     enqueued: u64,
+    /// Documents taken into the queue (what `flush` waits for).
+    accepted: u64,
+    emitted: u64,
+    split: u64,
+    truncated: u64,
     dropped_queue_full: u64,
     dropped_traces: u64,
+    dropped_encode_error: u64,
     dropped: DroppedTraces,
+}
+
+/// What a datagram buffer counts against the queue's cap: its capacity and its allocation's
+/// bookkeeping.
+fn buffer_bytes(buf: &Vec<u8>) -> u64 {
+    (buf.capacity() + 32) as u64
+}
+
+/// At most this many sent buffers wait in the free list (each at most [`KEEP_BUFFER`]
+/// bytes, so at most 4 MiB); the rest are freed.
+const MAX_FREE: usize = 1024;
+
+/// A producer thread keeps at most this many spare buffers of its own.
+const MAX_SPARES: usize = 4;
+
+/// A fresh buffer's capacity: a typical segment fits.
+const NEW_BUFFER: usize = 1024;
+
+/// What a producer thread keeps between documents: an encoder with its buffer, the datagrams
+/// of the document being handed over, and spare buffers from the free list.
+struct Local {
+    encoder: Encoder,
+    ready: Vec<Vec<u8>>,
+    spares: Vec<Vec<u8>>,
+}
+
+impl Local {
+    fn new() -> Self {
+        Self { encoder: Encoder::new(), ready: Vec::with_capacity(4), spares: Vec::with_capacity(MAX_SPARES) }
+    }
+
+    /// Serializes `doc` into `self.ready`, one buffer per datagram. The encoder keeps its own
+    /// buffer (and the capacity large documents gave it); each datagram is copied into a spare
+    /// that fits, or a new buffer of its exact size, a copy far cheaper than the writing.
+    fn encode(&mut self, doc: SegmentDocument) -> Result<EncodeReport, serde_json::Error> {
+        let Self { encoder, ready, spares } = self;
+        encoder.encode(doc, &mut |buf: &mut Vec<u8>| {
+            let mut out = match spares.pop() {
+                Some(spare) if spare.capacity() >= buf.len() => spare,
+                other => {
+                    if let Some(small) = other {
+                        spares.push(small);
+                    }
+                    Vec::with_capacity(buf.len().max(NEW_BUFFER))
+                }
+            };
+            out.extend_from_slice(buf);
+            ready.push(out);
+        })
+    }
+}
+
+thread_local! {
+    /// Per producer thread: shared by every `UdpEmitter` the thread hands documents to.
+    static LOCAL: RefCell<Local> = RefCell::new(Local::new());
 }
 
 /// The part of the cap independent subsegments may fill: the last eighth is for segments.
@@ -217,10 +285,14 @@ impl Shared {
 /// OS, an old kernel, a path without checksum offload), or switched off with
 /// [`UdpEmitterBuilder::with_segmentation`], every datagram goes through `sendmmsg`.
 ///
-/// Memory is bounded: the queue's cap ([`UdpEmitterBuilder::with_queue_bytes`]) counts what
-/// documents hold on the heap until they are sent, and the emitter's own buffers stay under
-/// about 4 MiB (a few batches of 128 datagram buffers, each kept only up to 4 KiB; larger
-/// ones are freed once sent). When the queue is full, a trace that loses a document loses
+/// A document is serialized on the thread that hands it over (the work is linear in its size;
+/// one of over 64,000 bytes is split there too), so that its memory is freed where it was
+/// allocated; its datagrams wait in the queue as bytes.
+///
+/// Memory is bounded: the queue's cap ([`UdpEmitterBuilder::with_queue_bytes`]) counts the
+/// buffers of queued datagrams until they are sent, and sent buffers kept for reuse stay
+/// under about 4 MiB (each kept only up to 4 KiB; larger ones are freed once sent), plus a
+/// few per producer thread. When the queue is full, a trace that loses a document loses
 /// its later subsegments too, and is counted once in [`EmitterStats::dropped_traces`].
 ///
 /// Sends are paced ([`UdpEmitterBuilder::with_send_budget`]) so that a burst does not
@@ -272,38 +344,15 @@ impl UdpEmitter {
 
 impl Emitter for UdpEmitter {
     fn emit(&self, document: SegmentDocument) {
-        let s = &self.shared;
-        let size = document.queued_size() as u64;
-        let trace = document.trace_id;
-        let subsegment = document.kind.is_some();
-        let mut queue = s.lock_queue();
-        queue.enqueued += 1;
-        let limit = if subsegment { s.subsegment_bytes } else { s.queue_bytes };
-        // A subsegment of a trace that already lost a document goes too: the trace is
-        // incomplete, and its room is better kept for other traces' segments.
-        let incomplete = subsegment && queue.dropped.contains(trace);
-        if incomplete || queue.bytes + queue.in_flight + size > limit {
-            queue.dropped_queue_full += 1;
-            if let Some(t) = trace
-                && !incomplete
-                && queue.dropped.insert(t)
-            {
-                queue.dropped_traces += 1;
+        // A thread being torn down has no thread-local left: it serializes with a fresh one.
+        let mut document = Some(document);
+        let _ = LOCAL.try_with(|local| {
+            if let (Ok(mut local), Some(doc)) = (local.try_borrow_mut(), document.take()) {
+                self.push(&mut local, doc);
             }
-            drop(queue);
-            log_limited!(Warn, "X-Ray emitter queue is full; segments are being dropped (see stats())");
-            return;
-        }
-        if !subsegment && let Some(t) = trace {
-            // The segment comes last: nothing more of its trace will.
-            queue.dropped.remove(t);
-        }
-        queue.bytes += size;
-        queue.docs.push(document);
-        let len = queue.docs.len();
-        drop(queue);
-        if len == s.wake_batch {
-            s.wake();
+        });
+        if let Some(doc) = document {
+            self.push(&mut Local::new(), doc);
         }
     }
 
@@ -311,10 +360,7 @@ impl Emitter for UdpEmitter {
         let s = &self.shared;
         let deadline = Instant::now() + timeout;
         // Everything queued so far must be handled; documents dropped at the door never will be.
-        let target = {
-            let queue = s.lock_queue();
-            queue.enqueued - queue.dropped_queue_full
-        };
+        let target = s.lock_queue().accepted;
         s.wake();
         let mut handled = s.handled.lock().unwrap_or_else(PoisonError::into_inner);
         while *handled < target {
@@ -337,14 +383,88 @@ impl Emitter for UdpEmitter {
         let mut stats = s.counters.snapshot();
         let queue = s.lock_queue();
         stats.enqueued = queue.enqueued;
+        stats.emitted = queue.emitted;
+        stats.split = queue.split;
+        stats.truncated = queue.truncated;
         stats.dropped_queue_full = queue.dropped_queue_full;
         stats.dropped_traces = queue.dropped_traces;
-        let accepted = queue.enqueued - queue.dropped_queue_full;
+        stats.dropped_encode_error = queue.dropped_encode_error;
+        let accepted = queue.accepted;
         drop(queue);
         let handled = *s.handled.lock().unwrap_or_else(PoisonError::into_inner);
         stats.queued = accepted.saturating_sub(handled);
         stats.daemon_unreachable_since = s.health.unreachable_since();
         stats
+    }
+}
+
+impl UdpEmitter {
+    /// Serializes `doc` with `local` and queues its datagrams, or drops and counts it.
+    fn push(&self, local: &mut Local, doc: SegmentDocument) {
+        let s = &self.shared;
+        let trace = doc.trace_id;
+        let subsegment = doc.kind.is_some();
+        // The document is freed inside `encode`, on this thread, where it was built.
+        let report = match local.encode(doc) {
+            Ok(report) => report,
+            Err(err) => {
+                {
+                    let mut queue = s.lock_queue();
+                    queue.enqueued += 1;
+                    queue.dropped_encode_error += 1;
+                }
+                local.ready.clear();
+                log_limited!(Warn, %err, "X-Ray document could not be serialized and was dropped");
+                return;
+            }
+        };
+        let size: u64 = local.ready.iter().map(buffer_bytes).sum();
+        let mut queue = s.lock_queue();
+        queue.enqueued += 1;
+        let limit = if subsegment { s.subsegment_bytes } else { s.queue_bytes };
+        // A subsegment of a trace that already lost a document goes too: the trace is
+        // incomplete, and its room is better kept for other traces' segments.
+        let incomplete = subsegment && queue.dropped.contains(trace);
+        if incomplete || queue.bytes + queue.in_flight + size > limit {
+            queue.dropped_queue_full += 1;
+            if let Some(t) = trace
+                && !incomplete
+                && queue.dropped.insert(t)
+            {
+                queue.dropped_traces += 1;
+            }
+            drop(queue);
+            for mut buf in local.ready.drain(..) {
+                if local.spares.len() < MAX_SPARES && buf.capacity() <= KEEP_BUFFER {
+                    buf.clear();
+                    local.spares.push(buf);
+                }
+            }
+            log_limited!(Warn, "X-Ray emitter queue is full; segments are being dropped (see stats())");
+            return;
+        }
+        if !subsegment && let Some(t) = trace {
+            // The segment comes last: nothing more of its trace will.
+            queue.dropped.remove(t);
+        }
+        let before = queue.datagrams.len();
+        queue.datagrams.append(&mut local.ready);
+        let after = queue.datagrams.len();
+        queue.bytes += size;
+        queue.docs += 1;
+        queue.accepted += 1;
+        queue.emitted += u64::from(report.datagrams);
+        queue.split += u64::from(report.split);
+        queue.truncated += u64::from(report.truncated);
+        while local.spares.len() < MAX_SPARES
+            && let Some(buf) = queue.free.pop()
+        {
+            local.spares.push(buf);
+        }
+        drop(queue);
+        if before < s.wake_batch && after >= s.wake_batch {
+            s.wake();
+        }
     }
 }
 
@@ -356,23 +476,14 @@ impl Drop for UdpEmitter {
     }
 }
 
-/// What the emitter thread hands the sender thread, in order.
-enum ToSender {
-    /// The first `usize` buffers are datagrams to send.
-    Batch(Vec<Vec<u8>>, usize),
-    /// This many documents are now fully sent (for `flush`).
-    Handled(u64),
-}
-
-/// The emitter thread: takes the queue, serializes and splits, fills batches.
+/// The emitter thread: takes the queue's datagrams, sends them, returns their buffers.
 struct Worker {
     shared: Arc<Shared>,
-    to_sender: std::sync::mpsc::SyncSender<ToSender>,
-    recycled: std::sync::mpsc::Receiver<Vec<Vec<u8>>>,
+    sender: Sender,
     interval: Duration,
 }
 
-/// The emitter keeps room for this many queued documents between bursts, no more.
+/// The emitter keeps room for this many queued datagrams between bursts, no more.
 const KEEP_DOCS: usize = 1024;
 
 /// Datagram buffers above this capacity are freed once sent rather than reused, so the
@@ -383,79 +494,56 @@ const KEEP_BUFFER: usize = 4096;
 const MAX_IDLE_BACKOFF: u32 = 32;
 
 impl Worker {
-    fn fresh_batch(&self) -> Vec<Vec<u8>> {
-        self.recycled.try_recv().unwrap_or_else(|_| (0..MAX_BATCH).map(|_| Vec::with_capacity(2048)).collect())
-    }
-
-    fn run(self) {
-        let mut encoder = Encoder::new();
-        let mut taken: Vec<SegmentDocument> = Vec::new();
-        let mut batch = self.fresh_batch();
-        let mut used = 0usize;
+    fn run(mut self) {
+        let mut taken: Vec<Vec<u8>> = Vec::new();
         let mut backoff = 1u32;
         loop {
             std::thread::park_timeout(self.interval * backoff);
             let stopping = self.shared.stop.load(Ordering::Acquire);
-            let taken_bytes = {
+            let (docs, bytes) = {
                 let mut queue = self.shared.lock_queue();
-                std::mem::swap(&mut queue.docs, &mut taken);
+                std::mem::swap(&mut queue.datagrams, &mut taken);
                 let bytes = std::mem::take(&mut queue.bytes);
                 queue.in_flight += bytes;
-                bytes
+                (std::mem::take(&mut queue.docs), bytes)
             };
-            let n = taken.len() as u64;
-            backoff = if n == 0 { (backoff * 2).min(MAX_IDLE_BACKOFF) } else { 1 };
-            for doc in taken.drain(..) {
-                let mut docs = 0u64;
-                let result = encoder.encode(doc, &mut |buf: &mut Vec<u8>| {
-                    std::mem::swap(buf, &mut batch[used]);
-                    used += 1;
-                    docs += 1;
-                    if used == MAX_BATCH {
-                        let full = std::mem::replace(&mut batch, self.fresh_batch());
-                        let _ = self.to_sender.send(ToSender::Batch(full, used));
-                        used = 0;
-                    }
-                });
-                let c = &self.shared.counters;
-                match result {
-                    Ok(report) => {
-                        Counters::add(&c.emitted, docs);
-                        Counters::add(&c.split, u64::from(report.split));
-                        Counters::add(&c.truncated, u64::from(report.truncated));
-                    }
-                    Err(err) => {
-                        Counters::add(&c.dropped_encode_error, 1);
-                        log_limited!(Warn, %err, "X-Ray document could not be serialized and was dropped");
-                    }
+            backoff = if taken.is_empty() { (backoff * 2).min(MAX_IDLE_BACKOFF) } else { 1 };
+            if !taken.is_empty() {
+                for batch in taken.chunks(MAX_BATCH) {
+                    self.sender.send(batch);
                 }
-            }
-            if used > 0 {
-                let full = std::mem::replace(&mut batch, self.fresh_batch());
-                let _ = self.to_sender.send(ToSender::Batch(full, used));
-                used = 0;
-            }
-            if n > 0 {
-                let _ = self.to_sender.send(ToSender::Handled(n));
-                self.shared.lock_queue().in_flight -= taken_bytes;
+                self.recycle(&mut taken, bytes);
+                self.shared.mark_handled(docs);
             }
             if taken.capacity() > KEEP_DOCS {
                 // A burst's queue is not kept: its slack would escape the cap.
                 taken = Vec::new();
             }
-            if stopping && self.shared.lock_queue().docs.is_empty() {
+            if stopping && self.shared.lock_queue().datagrams.is_empty() {
                 log_event!(Debug, "X-Ray emitter thread stopping");
                 return;
             }
         }
     }
+
+    /// Returns the sent buffers to the free list (large ones, and those past [`MAX_FREE`],
+    /// are freed, outside the lock) and releases their bytes from the cap.
+    fn recycle(&self, sent: &mut Vec<Vec<u8>>, bytes: u64) {
+        sent.retain(|buf| buf.capacity() <= KEEP_BUFFER);
+        sent.iter_mut().for_each(Vec::clear);
+        let mut queue = self.shared.lock_queue();
+        queue.in_flight -= bytes;
+        let room = MAX_FREE.saturating_sub(queue.free.len()).min(sent.len());
+        queue.free.extend(sent.drain(sent.len() - room..));
+        drop(queue);
+        sent.clear();
+    }
 }
 
-/// The sender thread: owns the socket and makes the system calls.
+/// The emitter thread's socket and what it needs to make the system calls.
 struct Sender {
     shared: Arc<Shared>,
     socket: UdpSocket,
-    recycle: std::sync::mpsc::Sender<Vec<Vec<u8>>>,
     /// The largest datagram a segmented send may carry; `None` once segmentation has failed,
     /// or where it is not available.
     max_segment: Option<usize>,
@@ -479,24 +567,6 @@ fn wait_out_full(err: &std::io::Error, full_retries: &mut u32) -> bool {
 }
 
 impl Sender {
-    /// Runs until the emitter thread is gone.
-    fn run(mut self, from_encoder: std::sync::mpsc::Receiver<ToSender>) {
-        for message in from_encoder {
-            match message {
-                ToSender::Batch(mut bufs, used) => {
-                    self.send(&bufs[..used]);
-                    for buf in &mut bufs[..used] {
-                        if buf.capacity() > KEEP_BUFFER {
-                            *buf = Vec::new();
-                        }
-                    }
-                    let _ = self.recycle.send(bufs);
-                }
-                ToSender::Handled(n) => self.shared.mark_handled(n),
-            }
-        }
-    }
-
     /// Sends every buffer, in slices the pacer lets through (each at most one budget).
     fn send(&mut self, bufs: &[Vec<u8>]) {
         let Some(budget) = self.pacer.as_ref().map(Pacer::budget) else {
@@ -650,8 +720,7 @@ mod tests {
             daemon,
         });
         let max_segment = max_segment_payload(&socket);
-        let recycle = std::sync::mpsc::channel().0;
-        (Sender { shared, socket, recycle, max_segment, planner: Planner::default(), pacer: None }, receiver)
+        (Sender { shared, socket, max_segment, planner: Planner::default(), pacer: None }, receiver)
     }
 
     /// A JSON-like datagram of `n` bytes, `fill` repeated inside braces.
