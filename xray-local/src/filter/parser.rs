@@ -248,7 +248,7 @@ impl<'t> Parser<'t> {
                 ));
             }
         };
-        let cmp = check_types(word, &key, op, op_name, lit, pos, value_token.pos)?;
+        let cmp = check_types(word, &key, op, op_name, lit, op_token.pos, value_token.pos)?;
         Ok(Expr::Test(Test { key, cmp: Some(cmp) }))
     }
 
@@ -376,7 +376,7 @@ fn check_types(
     op: Op,
     op_name: &str,
     lit: Lit,
-    key_pos: usize,
+    op_pos: usize,
     value_pos: usize,
 ) -> Result<(Op, Lit), FilterError> {
     let equality = matches!(op, Op::Sym(Sym::Eq | Sym::Ne));
@@ -417,8 +417,14 @@ fn check_types(
         }
         KeyType::Any => format!("{op_name} compares strings, not {lit_type}"),
     };
-    let pos = if matches!(key.key_type(), KeyType::Bool) && !equality { key_pos } else { value_pos };
-    Err(error(pos, message))
+    // A wrong operator is pointed at; otherwise the value of the wrong type is.
+    let wrong_op = match key.key_type() {
+        KeyType::Bool => !equality,
+        KeyType::Number => !equality && !ordering,
+        KeyType::String => ordering,
+        KeyType::Any => false,
+    };
+    Err(error(if wrong_op { op_pos } else { value_pos }, message))
 }
 
 #[cfg(test)]

@@ -1,0 +1,420 @@
+//! Filter expressions from AWS's guide and edge cases, against traces assembled by the
+//! [`Collector`] from segment documents shaped like the SDKs send them (subsegments nested and
+//! standalone, downstream segments as documents of their own, in-progress copies replaced).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use xray_local::filter::Filter;
+use xray_local::{Collector, Trace};
+
+/// The traces of the table, by label; each label's trace id ends in its index.
+const LABELS: [&str; 10] =
+    ["game", "slow", "notfound", "throttled", "fault", "handled", "partial", "lambda", "quotes", "bare"];
+
+fn id(label: &str) -> String {
+    let i = LABELS.iter().position(|l| *l == label).expect("known label");
+    format!("1-5759e988-bd862e3fe1be46a9942720{i:02}")
+}
+
+fn seg(label: &str, entity: &str, name: &str, start: f64, end: f64) -> Value {
+    json!({"trace_id": id(label), "id": entity, "name": name, "start_time": start, "end_time": end})
+}
+
+fn merge(mut doc: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().expect("object") {
+        doc[k] = v.clone();
+    }
+    doc
+}
+
+fn http(method: &str, url: &str, status: u16) -> Value {
+    json!({"request": {"method": method, "url": url, "client_ip": "78.255.233.48",
+                       "user_agent": "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:45.0) Gecko/20100101 Firefox/45.0"},
+           "response": {"status": status}})
+}
+
+/// Every trace's documents, in the order they are sent.
+fn documents() -> Vec<(String, Value)> {
+    const T: f64 = 1_465_510_000.0;
+    let mut docs = Vec::new();
+    let mut send = |label: &str, doc: Value| docs.push((id(label), doc));
+
+    // A game lookup on ECS: 120 ms, DynamoDB call nested, annotations of each type.
+    send(
+        "game",
+        merge(
+            seg("game", "a000000000000001", "scorekeep", T, T + 0.12),
+            json!({"origin": "AWS::ECS::Container", "user": "alice",
+                   "http": http("GET", "http://scorekeep.example.com/api/game/817DL6VO", 200),
+                   "annotations": {"gameid": "817DL6VO", "userId": 1, "age": 30, "beta": true},
+                   "aws": {"ecs": {"container": "scorekeep-1"}},
+                   "subsegments": [{"id": "a000000000000002", "name": "DynamoDB", "namespace": "aws",
+                                    "start_time": T + 0.01, "end_time": T + 0.05,
+                                    "aws": {"operation": "GetItem", "table_name": "scorekeep-game"},
+                                    "http": {"response": {"status": 200}}}]}),
+        ),
+    );
+    // A slow POST on EC2: answered after 6.2 s, background work until 7.5 s (a standalone subsegment).
+    send(
+        "slow",
+        merge(
+            seg("slow", "b000000000000001", "scorekeep", T + 10.0, T + 16.2),
+            json!({"origin": "AWS::EC2::Instance", "user": "bob",
+                   "http": http("POST", "http://scorekeep.example.com/api/game", 200),
+                   "annotations": {"gameid": "X1", "userId": 2, "age": 29},
+                   "aws": {"ec2": {"availability_zone": "us-west-2c", "instance_id": "i-0b5a4678fc325bg98"}}}),
+        ),
+    );
+    send(
+        "slow",
+        merge(
+            seg("slow", "b000000000000002", "save-replay", T + 16.0, T + 17.5),
+            json!({"type": "subsegment", "parent_id": "b000000000000001"}),
+        ),
+    );
+    // 404: a client error on the root segment.
+    send(
+        "notfound",
+        merge(
+            seg("notfound", "c000000000000001", "scorekeep", T + 20.0, T + 20.01),
+            json!({"error": true, "http": http("GET", "http://scorekeep.example.com/api/user/nobody", 404),
+                   "user": "Alice", "annotations": {"userId": "1"}}),
+        ),
+    );
+    // 429: error and throttle.
+    send(
+        "throttled",
+        merge(
+            seg("throttled", "d000000000000001", "scorekeep", T + 30.0, T + 30.002),
+            json!({"error": true, "throttle": true,
+                   "http": http("GET", "http://scorekeep.example.com/api/game/817DL6VO", 429)}),
+        ),
+    );
+    // A 502 from api.example.com, whose traced call to backend.example.com faulted on DynamoDB.
+    send(
+        "fault",
+        merge(
+            seg("fault", "e000000000000001", "api.example.com", T + 40.0, T + 40.9),
+            json!({"fault": true, "http": http("GET", "http://api.example.com/v2/orders?id=7", 502),
+                   "subsegments": [{"id": "e000000000000002", "name": "backend.example.com",
+                                    "namespace": "remote", "start_time": T + 40.1, "end_time": T + 40.8,
+                                    "fault": true, "http": {"request": {"method": "GET",
+                                    "url": "http://backend.example.com/orders", "traced": true},
+                                    "response": {"status": 500}}}]}),
+        ),
+    );
+    send(
+        "fault",
+        merge(
+            seg("fault", "f000000000000001", "backend.example.com", T + 40.15, T + 40.75),
+            json!({"parent_id": "e000000000000002", "fault": true,
+                   "http": http("GET", "http://backend.example.com/orders", 500),
+                   "cause": {"working_directory": "/app", "exceptions": [{"id": "f0000000000000e1",
+                             "message": "Access Denied for account_id: 1234567890", "type": "AccessDeniedException"}]},
+                   "subsegments": [{"id": "f000000000000002", "name": "DynamoDB", "namespace": "aws",
+                                    "start_time": T + 40.2, "end_time": T + 40.3, "fault": true,
+                                    "http": {"response": {"status": 500}}}]}),
+        ),
+    );
+    // api.example.com answers 200 although its call to backend.example.com got a 400: handled.
+    send(
+        "handled",
+        merge(
+            seg("handled", "a100000000000001", "api.example.com", T + 50.0, T + 50.3),
+            json!({"http": http("GET", "http://api.example.com/v1/orders", 200),
+                   "subsegments": [{"id": "a100000000000002", "name": "backend.example.com",
+                                    "namespace": "remote", "start_time": T + 50.05, "end_time": T + 50.2,
+                                    "error": true, "http": {"request": {"traced": true},
+                                                            "response": {"status": 400}}},
+                                   {"id": "a100000000000003", "name": "orders@db.example.com",
+                                    "namespace": "remote", "start_time": T + 50.2, "end_time": T + 50.25,
+                                    "sql": {"database_type": "PostgreSQL", "url": "db.example.com:5432/orders"}}]}),
+        ),
+    );
+    send(
+        "handled",
+        merge(
+            seg("handled", "a200000000000001", "backend.example.com", T + 50.06, T + 50.19),
+            json!({"parent_id": "a100000000000002", "error": true,
+                   "http": http("GET", "http://backend.example.com/orders", 400)}),
+        ),
+    );
+    // Still in progress: the SDK sent the open segment first, then a finished subsegment.
+    let mut open = seg("partial", "a300000000000001", "worker", T + 60.0, 0.0);
+    open.as_object_mut().expect("object").remove("end_time");
+    open["in_progress"] = json!(true);
+    send("partial", open);
+    send(
+        "partial",
+        merge(
+            seg("partial", "a300000000000002", "step-1", T + 60.1, T + 60.2),
+            json!({"type": "subsegment", "parent_id": "a300000000000001"}),
+        ),
+    );
+    // Lambda: the service's segment and the function's, both named random-name; the function errs.
+    send(
+        "lambda",
+        merge(
+            seg("lambda", "a400000000000001", "random-name", T + 70.0, T + 70.5),
+            json!({"origin": "AWS::Lambda", "resource_arn": "arn:aws:lambda:us-west-2:123456789012:function:random-name"}),
+        ),
+    );
+    send(
+        "lambda",
+        merge(
+            seg("lambda", "a400000000000002", "random-name", T + 70.1, T + 70.45),
+            json!({"origin": "AWS::Lambda::Function", "parent_id": "a400000000000001", "error": true}),
+        ),
+    );
+    // Quotes, backslashes and non-ASCII text in values.
+    send(
+        "quotes",
+        merge(
+            seg("quotes", "a500000000000001", "café", T + 80.0, T + 80.01),
+            json!({"http": http("GET", "http://example.com/say?\"hi\"\\n", 200),
+                   "annotations": {"note": "say \"hi\"", "path": "C:\\temp"}}),
+        ),
+    );
+    // A segment without http, user or annotations.
+    send("bare", seg("bare", "a600000000000001", "cron", T + 90.0, T + 91.0));
+    docs
+}
+
+fn traces() -> Vec<Trace> {
+    let mut collector = Collector::new(Duration::from_secs(3600));
+    let now = Instant::now();
+    for (trace_id, doc) in documents() {
+        assert!(collector.add(&trace_id, doc, Vec::new(), now).is_none());
+    }
+    let mut traces = collector.complete_all();
+    traces.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
+    assert_eq!(traces.len(), LABELS.len());
+    traces
+}
+
+fn label(trace: &Trace) -> &'static str {
+    LABELS.iter().find(|l| id(l) == trace.trace_id).expect("known trace")
+}
+
+#[test]
+fn the_traces_assemble_as_the_table_expects() {
+    let traces = traces();
+    let by = |l: &str| traces.iter().find(|t| label(t) == l).expect("trace");
+    assert_eq!(by("slow").nodes().len(), 2);
+    assert_eq!(by("fault").roots.len(), 1, "the downstream segment hangs under its caller");
+    assert_eq!(by("fault").nodes().len(), 4);
+    assert_eq!(by("partial").nodes().len(), 2);
+    assert!(by("partial").roots[0].in_progress());
+}
+
+#[test]
+fn expressions_select_the_expected_traces() {
+    let all = ["game", "slow", "notfound", "throttled", "fault", "handled", "partial", "lambda", "quotes", "bare"];
+    let except = |gone: &[&str]| all.iter().filter(|l| !gone.contains(l)).copied().collect::<Vec<_>>();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        // The guide's examples.
+        ("responsetime > 5", vec!["slow"]),
+        ("duration >= 5 AND duration <= 8", vec!["slow"]),
+        ("ok", vec!["game", "slow", "handled", "partial", "lambda", "quotes", "bare"]),
+        ("!ok", vec!["notfound", "throttled", "fault"]),
+        ("ok = false", vec!["notfound", "throttled", "fault"]),
+        ("http.status != 200", vec!["notfound", "throttled", "fault"]),
+        ("ok !partial duration <3", vec!["game", "handled", "lambda", "quotes", "bare"]),
+        ("http.url CONTAINS \"/api/game/\"", vec!["game", "throttled"]),
+        ("user CONTAINS \"\"", vec!["game", "slow", "notfound"]),
+        ("service(\"api.example.com\") { fault }", vec!["fault"]),
+        ("service() { fault }", vec!["fault"]),
+        ("edge(\"api.example.com\", \"backend.example.com\") { error }", vec!["handled"]),
+        (
+            "http.url BEGINSWITH \"http://api.example.com/\" AND http.url CONTAINS \"/v2/\" AND !service(\"backend.example.com\")",
+            vec![],
+        ),
+        ("http.url BEGINSWITH \"http://api.example.com/\" AND http.url CONTAINS \"/v2/\"", vec!["fault"]),
+        ("annotation.gameid = \"817DL6VO\"", vec!["game"]),
+        ("annotation.age > 29", vec!["game"]),
+        ("annotation.age", vec!["game", "slow"]),
+        ("!annotation.age", except(&["game", "slow"])),
+        ("http.url AND responseTime > 2", vec!["slow"]),
+        ("service(\"data-plane\") {root = true and fault = true}", vec![]),
+        ("service(\"api.example.com\") {root = true and fault = true}", vec!["fault"]),
+        ("service(\"random-name\") { error }", vec!["lambda"]),
+        ("service(id(name: \"random-name\", type: \"AWS::Lambda::Function\")) { error }", vec!["lambda"]),
+        ("service(id(name: \"random-name\", type: \"AWS::Lambda\")) { error }", vec![]),
+        ("service(id(type: \"AWS::Lambda::Function\")) { error }", vec!["lambda"]),
+        // Trace-level keywords read the root segment: a handled downstream error is not `error`.
+        ("error", vec!["notfound", "throttled"]),
+        ("fault", vec!["fault"]),
+        ("throttle", vec!["throttled"]),
+        ("error AND !throttle", vec!["notfound"]),
+        ("service(\"backend.example.com\") { error }", vec!["handled"]),
+        ("service(\"backend.example.com\") { error OR fault }", vec!["fault", "handled"]),
+        ("edge(\"backend.example.com\", \"DynamoDB\") { fault }", vec!["fault"]),
+        ("edge(\"api.example.com\", id(name: \"orders@db.example.com\", type: \"Database::SQL\"))", vec!["handled"]),
+        ("service(id(type: \"AWS::DynamoDB\"))", vec!["game", "fault"]),
+        ("service(\"DynamoDB\") { !fault }", vec!["game"]),
+        ("service(\"scorekeep\") { http.status >= 400 AND http.status < 500 }", vec!["notfound", "throttled"]),
+        ("partial", vec!["partial"]),
+        ("inferred", vec!["game", "fault", "handled"]),
+        ("service() { inferred AND fault }", vec!["fault"]),
+        ("root", except(&[])),
+        // Number, string and annotation types.
+        ("http.status = 429", vec!["throttled"]),
+        ("http.status", except(&["partial", "lambda", "bare"])),
+        ("responsetime < 0.005", vec!["throttled"]),
+        ("duration > 7 AND responsetime < 7", vec!["slow"]),
+        ("http.method = \"POST\"", vec!["slow"]),
+        ("http.method != \"GET\"", vec!["slow"]),
+        ("http.useragent CONTAINS \"Firefox\"", except(&["partial", "lambda", "bare"])),
+        ("http.clientip = \"78.255.233.48\" AND http.url ENDSWITH \"817DL6VO\"", vec!["game", "throttled"]),
+        ("name = \"scorekeep\"", vec!["game", "slow", "notfound", "throttled"]),
+        ("type = \"AWS::EC2::Instance\"", vec!["slow"]),
+        ("availabilityzone = \"us-west-2c\" AND instance.id BEGINSWITH \"i-\"", vec!["slow"]),
+        ("resource.arn ENDSWITH \":function:random-name\"", vec!["lambda"]),
+        ("message = \"Access Denied for account_id: 1234567890\"", vec!["fault"]),
+        ("annotation.userId = 1", vec!["game"]),
+        ("annotation.userId = \"1\"", vec!["notfound"]),
+        ("annotation.userId = 1 AND ok", vec!["game"]),
+        ("annotation.userId >= 1", vec!["game", "slow"]),
+        ("annotation.beta", vec!["game"]),
+        ("annotation.beta = false", vec![]),
+        ("annotation.gameid BEGINSWITH \"817\"", vec!["game"]),
+        // Case: keywords and operator words ignore it; values, names and annotation keys do not.
+        ("RESPONSETIME > 5 and HTTP.METHOD = \"POST\"", vec!["slow"]),
+        ("http.url contains \"/api/game/\" Or Fault", vec!["game", "throttled", "fault"]),
+        ("user = \"alice\"", vec!["game"]),
+        ("user = \"Alice\"", vec!["notfound"]),
+        ("annotation.USERID = 1", vec![]),
+        ("service(\"Scorekeep\")", vec![]),
+        // Precedence: ! then AND then OR; side by side means AND; parentheses group.
+        ("fault OR throttle AND http.status = 502", vec!["fault"]),
+        ("(fault OR throttle) AND http.status = 502", vec!["fault"]),
+        ("fault OR throttle AND http.status = 429", vec!["throttled", "fault"]),
+        ("throttle AND http.status = 429 OR fault", vec!["throttled", "fault"]),
+        ("!fault AND !ok", vec!["notfound", "throttled"]),
+        ("!(fault OR ok)", vec!["notfound", "throttled"]),
+        ("!!fault", vec!["fault"]),
+        ("error throttle OR partial", vec!["throttled", "partial"]),
+        ("((((ok)))) AND (((name = \"cron\")))", vec!["bare"]),
+        // Quoting: escapes inside strings, non-ASCII values.
+        ("annotation.note = \"say \\\"hi\\\"\"", vec!["quotes"]),
+        ("annotation.path = \"C:\\\\temp\"", vec!["quotes"]),
+        ("http.url ENDSWITH \"\\\"hi\\\"\\\\n\"", vec!["quotes"]),
+        ("name = \"café\"", vec!["quotes"]),
+        ("name CONTAINS \"AND\"", vec![]),
+        // A keyword the trace lacks fails every comparison, != included.
+        ("http.method != \"POST\"", vec!["game", "notfound", "throttled", "fault", "handled", "quotes"]),
+        ("!http.url", vec!["partial", "lambda", "bare"]),
+        // Blank expressions match everything.
+        ("", except(&[])),
+        ("   ", except(&[])),
+    ];
+    let traces = traces();
+    let mut failures = Vec::new();
+    for (expr, want) in &cases {
+        let filter = match Filter::parse(expr) {
+            Ok(filter) => filter,
+            Err(e) => {
+                failures.push(format!("{expr}: does not parse: {e}"));
+                continue;
+            }
+        };
+        let got: Vec<&str> = traces.iter().filter(|t| filter.matches(t)).map(label).collect();
+        let mut want = want.clone();
+        want.sort_by_key(|l| LABELS.iter().position(|x| x == l));
+        if got != want {
+            failures.push(format!("{expr}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn bad_expressions_point_at_the_problem() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("responsetme > 5", 0, "unknown keyword \"responsetme\": did you mean responsetime?"),
+        ("ok AND banana", 7, "unknown keyword \"banana\""),
+        ("responsetime > 5s", 15, "bad number \"5s\""),
+        ("duration < 1.2.3", 11, "bad number \"1.2.3\""),
+        ("duration < 1e400", 11, "out of range"),
+        ("http.url CONTAINS \"/api", 18, "unclosed string"),
+        ("http.url = /api", 11, "unexpected character '/'"),
+        ("name = traces", 7, "string values go in double quotes: \"traces\""),
+        ("name = 'traces'", 7, "double quotes"),
+        ("ok AND", 6, "expected a filter after AND"),
+        ("ok OR", 5, "expected a filter after OR"),
+        ("ok AND OR fault", 7, "expected a filter after AND"),
+        ("AND ok", 0, "expected a filter before AND"),
+        ("!", 1, "expected a filter after !"),
+        ("http.status >", 13, "expected a value after >"),
+        ("http.status > )", 14, "expected a value after >"),
+        ("(ok", 3, "expected ) to close the ( at position 0"),
+        ("ok)", 2, "there is no ( to close"),
+        ("()", 1, "expected a filter inside ( )"),
+        ("http.status > \"500\"", 14, "http.status is a number"),
+        ("http.status CONTAINS \"5\"", 12, "http.status is a number: use = != < <= > >="),
+        ("http.url > 5", 9, "http.url is a string"),
+        ("http.url = 5", 11, "http.url is a string: compare it with a value in double quotes"),
+        ("ok = 1", 5, "ok is true or false"),
+        ("ok > true", 3, "ok is true or false"),
+        ("annotation.age CONTAINS 5", 24, "CONTAINS compares strings"),
+        ("annotation.age > \"29\"", 17, "> compares numbers"),
+        ("annotation.", 0, "annotation keys"),
+        ("service(\"a\") { annotation.x = 1 }", 15, "annotation keywords cannot be used inside service"),
+        ("service(\"a\") { service(\"b\") }", 15, "cannot be used inside service"),
+        ("service(api) { fault }", 8, "service names go in double quotes: \"api\""),
+        ("service \"api\"", 8, "expected ( after service"),
+        ("service(\"api\" { fault }", 14, "expected ) after the service name"),
+        ("service(\"api\") { fault", 22, "expected } to close the { of the service at position 0"),
+        ("service(\"api\") { }", 17, "expected a filter inside the { }"),
+        ("edge(\"a\") { error }", 8, "expected a comma"),
+        ("service(id(name \"x\"))", 16, "expected a colon"),
+        ("service(id(kind: \"x\"))", 11, "expected name: or type:"),
+        ("service(id(name: \"x\", name: \"y\"))", 22, "once"),
+        ("rootcause.fault.service { name = \"Auth\" }", 0, "not supported: xray-local does not compute root causes"),
+        ("last and ok", 0, "last is not supported"),
+        ("coverage > 0.7", 0, "coverage is not supported"),
+        ("group.name = \"high_response_time\"", 0, "no groups"),
+        ("rootcause.json = #[{}]", 17, "JSON values"),
+        ("ok && fault", 3, "combine filters with AND"),
+        ("http.status == 200", 12, "single ="),
+        ("NOT ok", 0, "use !"),
+        ("\"x\"", 0, "expected a keyword before string \"x\""),
+        ("café = \"x\"", 3, "unexpected character 'é'"),
+        ("name = \"é\" ;", 11, "unexpected character ';'"),
+    ];
+    let mut failures = Vec::new();
+    for (expr, position, message) in cases {
+        match Filter::parse(expr) {
+            Ok(_) => failures.push(format!("{expr}: parsed")),
+            Err(e) if e.position != *position || !e.message.contains(message) => {
+                failures.push(format!("{expr}: got {e}, want at position {position}: ...{message}..."));
+            }
+            Err(e) => assert_eq!(e.to_string(), format!("at position {}: {}", e.position, e.message)),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    for depth in [33, 1_000, 200_000] {
+        let expr = format!("{}ok{}", "(".repeat(depth), ")".repeat(depth));
+        let err = Filter::parse(&expr).expect_err("too deep");
+        assert_eq!(err.position, 32, "{err}");
+        let expr = format!("{}ok", "!".repeat(depth));
+        assert!(Filter::parse(&expr).is_err());
+        let expr = format!("{}ok{}", "service() { (".repeat(depth.min(1000)), ") }".repeat(depth.min(1000)));
+        assert!(Filter::parse(&expr).is_err());
+    }
+    let expr = format!("{}ok{}", "(".repeat(32), ")".repeat(32));
+    assert!(Filter::parse(&expr).expect("32 levels are fine").matches(&traces()[0]));
+}
+
+#[test]
+fn long_flat_expressions_parse_and_match() {
+    let expr = vec!["http.status = 404"; 20_000].join(" OR ");
+    let filter = Filter::parse(&expr).expect("long");
+    let got: Vec<&str> = traces().iter().filter(|t| filter.matches(t)).map(label).collect();
+    assert_eq!(got, ["notfound"]);
+}
