@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use lambda_runtime::{Context, Diagnostic};
 use xray_core::model::Aws;
+use xray_core::sampling::SamplingRequest;
+use xray_core::w3c::TraceParent;
 use xray_core::{Entity, Exception, Recorder, Segment, Subsegment, TraceHeader};
 
 /// The variable Lambda sets to the invocation's trace header in sequential mode only; the
@@ -21,26 +23,39 @@ pub const COLD_START_ANNOTATION: &str = "cold_start";
 /// The exception type of a panic in the handler.
 pub const PANIC_TYPE: &str = "panic";
 
+/// The origin of the segment the function records itself, when Lambda recorded none.
+pub const FUNCTION_ORIGIN: &str = "AWS::Lambda::Function";
+
 /// `true` until the first invocation of this process has begun.
 static COLD_START: AtomicBool = AtomicBool::new(true);
 
-/// The open entities of one invocation. Dropping it ends the subsegment, which is sent as an
-/// independent subsegment whose parent is Lambda's segment, and then the facade, which is
-/// never sent.
+/// The W3C trace context an HTTP event carried (API Gateway and function URLs pass the
+/// caller's headers on): its `traceparent` and `tracestate`.
+#[derive(Debug, Clone)]
+pub(crate) struct W3cContext {
+    pub(crate) traceparent: TraceParent,
+    pub(crate) tracestate: Option<String>,
+}
+
+/// The open entities of one invocation. Under Lambda's segment, dropping it ends the
+/// subsegment, which is sent as an independent subsegment whose parent is Lambda's segment,
+/// and then the facade, which is never sent. Without one (a W3C trace and no X-Ray context),
+/// the function's own segment is all there is, sent when it ends.
 #[derive(Debug)]
 pub(crate) struct Invocation {
-    // Fields drop in order: the subsegment ends before its facade.
-    subsegment: Subsegment,
-    _facade: Segment,
+    // Fields drop in order: the subsegment ends before its segment.
+    subsegment: Option<Subsegment>,
+    segment: Segment,
 }
 
 impl Invocation {
     /// Opens the facade from the invocation's trace header (the context's, else
     /// `_X_AMZN_TRACE_ID`) and the `invocation` subsegment under it, named `name`, else the
     /// function's name (from the runtime's configuration or the invoked ARN), else the
-    /// recorder's service name.
-    pub(crate) fn begin(recorder: &Recorder, name: &str, context: Option<&Context>) -> Self {
-        Self::begin_with_env(recorder, name, context, || std::env::var(TRACE_ID_VAR).ok())
+    /// recorder's service name. Without an X-Ray trace header, `w3c` (an HTTP event's
+    /// `traceparent`) is continued by a segment of the function's own.
+    pub(crate) fn begin(recorder: &Recorder, name: &str, context: Option<&Context>, w3c: Option<W3cContext>) -> Self {
+        Self::begin_with_env(recorder, name, context, w3c, || std::env::var(TRACE_ID_VAR).ok())
     }
 
     /// [`begin`](Self::begin) with `_X_AMZN_TRACE_ID` read through `env` (`lambda_runtime`
@@ -50,29 +65,65 @@ impl Invocation {
         recorder: &Recorder,
         name: &str,
         context: Option<&Context>,
+        w3c: Option<W3cContext>,
         env: impl FnOnce() -> Option<String>,
     ) -> Self {
         let header = match context.and_then(|c| c.xray_trace_id.as_deref()) {
             Some(header) => TraceHeader::parse(header),
             None => env().map(|v| TraceHeader::parse(&v)).unwrap_or_default(),
         };
-        let facade = recorder.lambda_segment(&header);
+        let w3c = w3c.filter(|_| recorder.config().propagation.w3c());
         let cold_start = COLD_START.swap(false, Ordering::Relaxed);
-        let subsegment = facade.begin_subsegment(function_name(name, context, recorder));
-        if subsegment.is_sampled() {
-            if cold_start {
-                subsegment.annotate(COLD_START_ANNOTATION, true);
+        let name = function_name(name, context, recorder);
+        let root = header.root();
+        if root.is_none()
+            && let Some(w3c) = w3c
+        {
+            // Lambda recorded no segment (no X-Ray context): the function records its own,
+            // a child of the caller's W3C span, sampled as the caller's flag says.
+            let mut incoming = w3c.traceparent.to_header();
+            if let Some(state) = &w3c.tracestate {
+                incoming = incoming.with_tracestate(state);
             }
-            if let Some(context) = context {
-                record_context(&subsegment, context);
+            let segment = recorder.begin_segment(name, Some(&incoming), &SamplingRequest::default());
+            if segment.is_sampled() {
+                segment.with_document(|d| d.origin = Some(FUNCTION_ORIGIN.to_owned()));
+                record_invocation(&segment, cold_start, context);
             }
+            return Self { subsegment: None, segment };
         }
-        Self { subsegment, _facade: facade }
+        // X-Ray's header wins: the facade is Lambda's segment. A `tracestate` goes on only with
+        // a `traceparent` of the same trace.
+        let header = match w3c {
+            Some(W3cContext { traceparent, tracestate: Some(state) }) if Some(traceparent.trace_id) == root => {
+                header.with_tracestate(&state)
+            }
+            _ => header,
+        };
+        let facade = recorder.lambda_segment(&header);
+        let subsegment = facade.begin_subsegment(name);
+        if subsegment.is_sampled() {
+            record_invocation(&subsegment, cold_start, context);
+        }
+        Self { subsegment: Some(subsegment), segment: facade }
     }
 
     /// The `invocation` subsegment, current for everything the handler does.
     pub(crate) fn entity(&self) -> Entity {
-        self.subsegment.entity()
+        match &self.subsegment {
+            Some(subsegment) => subsegment.entity(),
+            None => self.segment.entity(),
+        }
+    }
+}
+
+/// The `cold_start` annotation (on the first invocation) and the context's ids.
+fn record_invocation(entity: &Entity, cold_start: bool, context: Option<&Context>) {
+    if cold_start {
+        entity.annotate(COLD_START_ANNOTATION, true);
+    }
+    if let Some(context) = context {
+        record_context(entity, context);
     }
 }
 
@@ -201,13 +252,13 @@ mod tests {
         let from_env = "Root=1-5759e988-00000000000000000000abcd;Parent=53995c3f0000abcd;Sampled=1";
         let capture = xray_core::test::Capture::new();
         // The context's header wins; without one, the variable's is used.
-        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(Some(HEADER))), || {
+        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(Some(HEADER))), None, || {
             Some(from_env.into())
         }));
-        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(None)), || Some(from_env.into())));
-        drop(Invocation::begin_with_env(capture.recorder(), "", None, || Some(from_env.into())));
+        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(None)), None, || Some(from_env.into())));
+        drop(Invocation::begin_with_env(capture.recorder(), "", None, None, || Some(from_env.into())));
         // Neither: nothing to attach to, nothing recorded.
-        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(None)), || None));
+        drop(Invocation::begin_with_env(capture.recorder(), "", Some(&context(None)), None, || None));
         let parents: Vec<_> = capture.take().iter().map(|d| d["parent_id"].as_str().unwrap().to_owned()).collect();
         assert_eq!(parents, ["53995c3f42cd8ad8", "53995c3f0000abcd", "53995c3f0000abcd"]);
     }
@@ -215,7 +266,7 @@ mod tests {
     #[test]
     fn the_subsegment_goes_under_lambdas_segment_with_the_context() {
         let capture = xray_core::test::Capture::new();
-        let invocation = Invocation::begin(capture.recorder(), "", Some(&context(Some(HEADER))));
+        let invocation = Invocation::begin(capture.recorder(), "", Some(&context(Some(HEADER))), None);
         let down = invocation.entity().downstream_header().unwrap();
         assert_eq!(down.extra(), "Lineage=a87bd80c:1");
         drop(invocation);
@@ -235,7 +286,7 @@ mod tests {
     fn an_unsampled_invocation_records_nothing_and_still_propagates() {
         let capture = xray_core::test::Capture::new();
         let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:1";
-        let invocation = Invocation::begin(capture.recorder(), "", Some(&context(Some(header))));
+        let invocation = Invocation::begin(capture.recorder(), "", Some(&context(Some(header))), None);
         let entity = invocation.entity();
         assert!(!entity.is_sampled());
         let down = entity.downstream_header().unwrap();

@@ -28,6 +28,8 @@ pub(crate) struct Settings {
 ///   trace header (`Context::xray_trace_id`; `_X_AMZN_TRACE_ID` only when the context has none,
 ///   as that variable is wrong or unset in concurrent mode), keeping its `Lineage`; with
 ///   `Sampled=0` nothing is recorded, yet the trace id and `Sampled=0` reach outbound calls;
+///   an HTTP event without X-Ray context but with a W3C `traceparent` is recorded as a segment
+///   of the function's own in the caller's trace (see the crate docs, "W3C trace context");
 /// - opens the `invocation` subsegment under it, named like the function, with
 ///   `aws.function_arn`, `aws.request_id`, and a `cold_start` annotation on the first invocation
 ///   of the process, and makes it the current entity for everything the handler does;

@@ -86,6 +86,19 @@
 //! }
 //! ```
 //!
+//! ## W3C trace context (`traceparent`)
+//! An HTTP event (API Gateway, a function URL) carries the caller's headers, and a caller
+//! instrumented with OpenTelemetry sends `traceparent` and `tracestate`. Lambda owns the
+//! function's segment: whenever the invocation has an X-Ray trace header (the context's, or
+//! `_X_AMZN_TRACE_ID`) with a `Root`, that header wins and the invocation is recorded under
+//! Lambda's segment as always; a `tracestate` is passed on only when the `traceparent` names
+//! the same trace. Without X-Ray context (tracing off and no `X-Amzn-Trace-Id` from the caller,
+//! an emulator), a valid `traceparent` is continued: the function records a segment of its own
+//! (origin [`FUNCTION_ORIGIN`], parent the caller's span, sampled as the caller's flag says,
+//! with `aws.request_id`, `aws.function_arn` and `cold_start`), and outbound calls carry the
+//! same trace on. The recorder's [`Propagation`](xray_core::Propagation) switches the W3C
+//! reading off (`OTEL_PROPAGATORS=xray`).
+//!
 //! ## SQS-triggered functions
 //! Each record's `AWSTraceHeader` attribute names the producer's trace: [`MessageTrace`] and
 //! [`in_message_trace`] record the record's processing as a segment in that trace.
@@ -97,7 +110,7 @@ mod message;
 mod service;
 
 pub use future::{BoxError, HttpResponseFuture, ResponseFuture};
-pub use invocation::{COLD_START_ANNOTATION, PANIC_TYPE, TRACE_ID_VAR};
+pub use invocation::{COLD_START_ANNOTATION, FUNCTION_ORIGIN, PANIC_TYPE, TRACE_ID_VAR};
 pub use layer::{DEFAULT_FLUSH_TIMEOUT, XrayLambdaLayer};
 pub use message::{MessageTrace, in_message_trace};
 pub use service::XrayLambdaService;

@@ -11,7 +11,7 @@ use tower_service::Service;
 use xray_core::Recorder;
 
 use crate::future::{BoxError, HttpResponseFuture, Open, ResponseFuture};
-use crate::invocation::Invocation;
+use crate::invocation::{Invocation, W3cContext};
 use crate::layer::Settings;
 
 /// The service [`XrayLambdaLayer`](crate::XrayLambdaLayer) wraps around a handler; see there.
@@ -33,10 +33,10 @@ impl<S> XrayLambdaService<S> {
     }
 
     /// Opens the invocation's entities, unless there is no enabled recorder.
-    fn open(&self, context: Option<&lambda_runtime::Context>) -> Option<Open> {
+    fn open(&self, context: Option<&lambda_runtime::Context>, w3c: Option<W3cContext>) -> Option<Open> {
         let recorder = self.settings.recorder.as_ref().or_else(|| Recorder::global()).filter(|r| r.is_enabled())?;
         Some(Open {
-            invocation: Invocation::begin(recorder, &self.settings.name, context),
+            invocation: Invocation::begin(recorder, &self.settings.name, context, w3c),
             recorder: recorder.clone(),
             flush_timeout: self.settings.flush_timeout,
         })
@@ -58,7 +58,7 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let open = self.open(Some(&event.context));
+        let open = self.open(Some(&event.context), None);
         // The handler may start work inside `call`, so it runs in context too.
         let future = match &open {
             Some(open) => open.invocation.entity().in_scope(|| self.inner.call(event)),
@@ -87,11 +87,26 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let open = self.open(request.extensions().get::<lambda_runtime::Context>());
+        let open = self.open(request.extensions().get::<lambda_runtime::Context>(), w3c_context(request.headers()));
         let future = match &open {
             Some(open) => open.invocation.entity().in_scope(|| self.inner.call(request)),
             None => self.inner.call(request),
         };
         HttpResponseFuture::new(future, open)
     }
+}
+
+/// The request's W3C trace context: exactly one valid `traceparent` (a repeated one is invalid
+/// by the W3C rules), and its `tracestate` lines joined with `,` (checked and bounded where it
+/// is kept, by `TraceHeader::with_tracestate`).
+fn w3c_context(headers: &http::HeaderMap) -> Option<W3cContext> {
+    let mut values = headers.get_all(xray_core::w3c::TRACEPARENT).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let traceparent = xray_core::w3c::TraceParent::parse(value.to_str().ok()?).ok()?;
+    let mut lines = headers.get_all(xray_core::w3c::TRACESTATE).iter().filter_map(|v| v.to_str().ok());
+    let tracestate = lines.next().map(|first| lines.fold(first.to_owned(), |all, line| all + "," + line));
+    Some(W3cContext { traceparent, tracestate })
 }
