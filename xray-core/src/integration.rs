@@ -12,6 +12,10 @@
 //! A layer over another context system (such as `tracing` spans) swaps the current entity in
 //! and out with [`replace_current`].
 //!
+//! Work that arrives through a queue (an SQS message's `AWSTraceHeader`) joins its producer's
+//! trace through [`MessageTrace`] and [`in_message_trace`], shared by `xray-lambda` and
+//! `xray-aws-sdk`.
+//!
 //! Elsewhere: the whole segment-document model is in [`model`](crate::model); the header's wire
 //! form in [`header`](crate::header), W3C's in [`w3c`](crate::w3c); an HTTP client's call, recorded
 //! the one way every HTTP integration records it, in `outbound` (feature `http`).
@@ -40,6 +44,8 @@
 //! assert_eq!(emitter.documents()[0]["subsegments"][0]["namespace"], "remote");
 //! ```
 
+mod message;
+
 pub use crate::context::{current_quiet, replace_current};
 pub use crate::header::{HEADER_NAME, HEADER_NAME_LOWER};
 pub use crate::model::{
@@ -48,3 +54,4 @@ pub use crate::model::{
 };
 pub use crate::sampling::{SamplingDecision, SamplingRequest};
 pub use crate::time::Timestamp;
+pub use message::{MessageTrace, in_message_trace};
