@@ -64,7 +64,8 @@
 //! [`header`]; where the service runs in [`plugins`]. With the `test-util` feature, `test`
 //! captures what a recorder emits (`test::capture`, `test::Capture`, `MemoryEmitter`). With the
 //! `otlp` feature, `otlp` exports to an OpenTelemetry collector instead of (or beside) the X-Ray
-//! daemon.
+//! daemon. With the `metrics` feature, the recorder publishes its emitter's counters
+//! (`xray_segments_dropped_total` and the others in `metrics`) through the `metrics` facade.
 
 pub mod config;
 mod context;
@@ -76,6 +77,8 @@ mod http_client;
 mod id;
 pub mod integration;
 pub(crate) mod log;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod model;
 #[cfg(feature = "otlp")]
 pub mod otlp;

@@ -36,6 +36,9 @@ struct Inner {
     origin: Option<String>,
     service_version: Option<String>,
     resource: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Publishes the emitter's counters through the `metrics` facade; stops on shutdown or drop.
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::Publisher>,
 }
 
 /// Begins segments, decides sampling, and hands finished documents to the emitter.
@@ -181,8 +184,15 @@ impl Recorder {
 
     /// Sends what is queued, waiting at most `timeout`, and stops the emitter: segments that
     /// end afterwards are dropped and counted. `true` when everything queued was handled.
+    /// With the `metrics` feature, the counters are then published once more and the
+    /// publisher stops.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        self.inner.traces.emitter.shutdown(timeout)
+        let done = self.inner.traces.emitter.shutdown(timeout);
+        #[cfg(feature = "metrics")]
+        if let Some(publisher) = &self.inner.metrics {
+            publisher.stop();
+        }
+        done
     }
 
     /// Begins a segment for an incoming request.
@@ -308,6 +318,9 @@ pub struct RecorderBuilder {
     service_version: Option<String>,
     resource: Option<serde_json::Map<String, serde_json::Value>>,
     streaming_threshold: usize,
+    /// How often the `metrics` publisher runs; `None`: not at all.
+    #[cfg(feature = "metrics")]
+    metrics_interval: Option<Duration>,
     /// `AWS_XRAY_DAEMON_ADDRESS` was set: it wins over [`with_daemon_address`](Self::with_daemon_address).
     daemon_from_env: bool,
     /// [`Recorder::from_env`] found itself inside AWS Lambda.
@@ -343,6 +356,8 @@ impl RecorderBuilder {
             service_version: None,
             resource: None,
             streaming_threshold: DEFAULT_STREAMING_THRESHOLD,
+            #[cfg(feature = "metrics")]
+            metrics_interval: Some(crate::metrics::DEFAULT_INTERVAL),
             daemon_from_env: false,
             lambda: false,
         }
@@ -478,6 +493,15 @@ impl RecorderBuilder {
         self
     }
 
+    /// How often the recorder publishes its emitter's counters through the `metrics` facade,
+    /// on a thread of its own (see [`crate::metrics`]); `None` publishes nothing. Defaults to
+    /// `Some(`[`DEFAULT_INTERVAL`](crate::metrics::DEFAULT_INTERVAL)`)`, 10 s.
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics_interval(mut self, interval: Option<Duration>) -> Self {
+        self.metrics_interval = interval;
+        self
+    }
+
     /// Builds the recorder: resolves the daemon's host names (a blocking lookup, once) and
     /// opens the UDP socket, unless an emitter was given or the SDK is off.
     pub fn build(self) -> Result<Recorder, BuildError> {
@@ -529,8 +553,15 @@ impl RecorderBuilder {
                 default_sampler(tcp, self.config.enabled, self.centralized_sampling, rules)
             }
         };
+        #[cfg(feature = "metrics")]
+        let metrics = match self.metrics_interval {
+            Some(interval) if self.config.enabled => crate::metrics::Publisher::start(emitter.clone(), interval),
+            _ => None,
+        };
         Ok(Recorder {
             inner: Arc::new(Inner {
+                #[cfg(feature = "metrics")]
+                metrics,
                 service_name,
                 traces: Arc::new(TraceSettings {
                     emitter,
