@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use xray_local::filter::Filter;
 use xray_local::{Event, LocalDaemon, render};
 
 const USAGE: &str = "\
@@ -24,6 +25,8 @@ options:
   --forward HOST:PORT  also relay every datagram, unchanged, to a real daemon
   --jsonl FILE         append every document to FILE, one JSON line each
   --quiet-ms N         a trace is complete after N ms without new documents (default 1000)
+  --filter EXPR        print only traces matching an X-Ray filter expression, such as
+                       'fault OR responsetime > 2' or 'service(\"api\") { error }'
   -h, --help           print this help
   -V, --version        print the version
 
@@ -45,6 +48,7 @@ struct Options {
     forward: Option<String>,
     jsonl: Option<PathBuf>,
     quiet_ms: u64,
+    filter: Option<String>,
 }
 
 /// A command line that cannot be understood.
@@ -60,7 +64,8 @@ enum ArgsError {
 
 /// Parses options given as `--name value` or `--name=value`.
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsError> {
-    let mut options = Options { listen: "127.0.0.1:2000".to_owned(), forward: None, jsonl: None, quiet_ms: 1000 };
+    let mut options =
+        Options { listen: "127.0.0.1:2000".to_owned(), forward: None, jsonl: None, quiet_ms: 1000, filter: None };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -70,7 +75,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsErr
         match name.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
-            "--listen" | "--forward" | "--jsonl" | "--quiet-ms" => {}
+            "--listen" | "--forward" | "--jsonl" | "--quiet-ms" | "--filter" => {}
             _ => return Err(ArgsError::Unknown(name)),
         }
         let value = match inline.or_else(|| args.next()) {
@@ -81,6 +86,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsErr
             "--listen" => options.listen = value,
             "--forward" => options.forward = Some(value),
             "--jsonl" => options.jsonl = Some(PathBuf::from(value)),
+            "--filter" => options.filter = Some(value),
             _ => options.quiet_ms = value.parse().map_err(|_| ArgsError::BadNumber(value))?,
         }
     }
@@ -100,9 +106,9 @@ fn say(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
-fn print_event(event: &Event) {
+fn print_event(event: &Event, filter: &Filter) {
     match event {
-        Event::Trace(trace) => say(&render::trace_tree(trace)),
+        Event::Trace(trace) if filter.matches(trace) => say(&render::trace_tree(trace)),
         Event::Problem(problem) => say(&render::problem(problem)),
         _ => {}
     }
@@ -131,10 +137,12 @@ async fn stop_requested() {
 }
 
 async fn run(options: Options) -> Result<(), String> {
+    let expr = options.filter.as_deref().unwrap_or_default();
+    let filter = Filter::parse(expr).map_err(|e| format!("--filter {expr:?}: {e}"))?;
     let mut builder = LocalDaemon::builder()
         .with_listen(resolve(&options.listen).await?)
         .with_quiet_period(Duration::from_millis(options.quiet_ms))
-        .on_event(print_event);
+        .on_event(move |event| print_event(event, &filter));
     let forward = match &options.forward {
         Some(text) => Some(resolve(text).await?),
         None => None,
@@ -153,6 +161,9 @@ async fn run(options: Options) -> Result<(), String> {
     }
     if let Some(path) = &options.jsonl {
         say(&format!("appending documents to {}", path.display()));
+    }
+    if let Some(expr) = &options.filter {
+        say(&format!("printing only traces matching {expr}"));
     }
     say(&format!("point your application at it: AWS_XRAY_DAEMON_ADDRESS={addr}; Ctrl-C for the summary\n"));
     stop_requested().await;
@@ -202,6 +213,7 @@ mod tests {
                 forward: forward.map(str::to_owned),
                 jsonl: jsonl.map(PathBuf::from),
                 quiet_ms,
+                filter: None,
             }))
         };
         let cases: Vec<(&[&str], Result<Command, ArgsError>)> = vec![
@@ -213,6 +225,17 @@ mod tests {
                 run("127.0.0.1:2000", Some("daemon:2000"), Some("out.jsonl"), 50),
             ),
             (&["--quiet-ms", "50", "--help"], Ok(Command::Help)),
+            (
+                &["--filter", "fault OR error"],
+                Ok(Command::Run(Options {
+                    listen: "127.0.0.1:2000".into(),
+                    forward: None,
+                    jsonl: None,
+                    quiet_ms: 1000,
+                    filter: Some("fault OR error".into()),
+                })),
+            ),
+            (&["--filter"], Err(ArgsError::MissingValue("--filter".into()))),
             (&["-V"], Ok(Command::Version)),
             (&["--listen"], Err(ArgsError::MissingValue("--listen".into()))),
             (&["--quiet-ms", "soon"], Err(ArgsError::BadNumber("soon".into()))),

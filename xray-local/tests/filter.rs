@@ -418,3 +418,116 @@ fn long_flat_expressions_parse_and_match() {
     let got: Vec<&str> = traces().iter().filter(|t| filter.matches(t)).map(label).collect();
     assert_eq!(got, ["notfound"]);
 }
+
+/// The `xray-local` binary, killed when dropped; its stdout lines arrive on a channel.
+struct Bin {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Bin {
+    fn start(args: &[&str]) -> Bin {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xray-local"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("runs");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Bin { child, lines, seen: Vec::new() }
+    }
+
+    /// Reads lines until one contains `text`, for at most 10 s.
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(line) = self.lines.recv_timeout(left) else { break };
+            self.seen.push(line.clone());
+            if line.contains(text) {
+                return line;
+            }
+        }
+        panic!("no line with {text:?} in:\n{}", self.seen.join("\n"));
+    }
+
+    /// Waits (at most 10 s) for the process to exit; returns every line it printed.
+    fn wait_for_exit(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().expect("try_wait").is_none() {
+            assert!(Instant::now() < deadline, "binary did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Bin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary with `--filter`: only matching traces are printed; the summary still counts all.
+#[cfg(unix)]
+#[test]
+fn the_binary_prints_only_matching_traces() {
+    let mut bin = Bin::start(&["--listen", "127.0.0.1:0", "--quiet-ms", "100", "--filter", "fault OR service(\"db\")"]);
+    let first = bin.wait_for("xray-local listening on udp://");
+    assert!(bin.wait_for("printing only traces matching").contains("fault OR service(\"db\")"));
+    let addr: std::net::SocketAddr =
+        first.rsplit("udp://").next().and_then(|a| a.trim().parse().ok()).expect("address");
+
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind sender");
+    let send = |trace: &str, entity: &str, name: &str, extra: &str| {
+        let doc = format!(
+            "{{\"format\":\"json\",\"version\":1}}\n{{\"name\":\"{name}\",\"id\":\"{entity}\",\"trace_id\":\"{trace}\",\
+             \"start_time\":1478293361.271,\"end_time\":1478293361.449{extra}}}"
+        );
+        socket.send_to(doc.as_bytes(), addr).expect("send");
+    };
+    send("1-581cf771-a006649127e371903a2de901", "70de5b6f19ff9a01", "quiet-ok", "");
+    send("1-581cf771-a006649127e371903a2de902", "70de5b6f19ff9a02", "loud-fault", ",\"fault\":true");
+    send(
+        "1-581cf771-a006649127e371903a2de903",
+        "70de5b6f19ff9a03",
+        "calls-db",
+        ",\"subsegments\":[{\"name\":\"db\",\"id\":\"70de5b6f19ff9a04\",\"namespace\":\"remote\",\
+          \"start_time\":1478293361.3,\"end_time\":1478293361.4}]",
+    );
+    bin.wait_for("loud-fault [segment");
+    bin.wait_for("calls-db [segment");
+    // Ctrl-C: every pending trace is completed (and filtered) before the summary.
+    let pid = bin.child.id().to_string();
+    let status = std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
+    assert!(status.success());
+    let out = bin.wait_for_exit();
+    assert!(out.contains("3 documents, 3 traces"), "{out}");
+    assert_eq!(bin.seen.iter().filter(|l| l.starts_with("trace 1-")).count(), 2, "{out}");
+    assert!(!out.contains("quiet-ok [segment") && !out.contains("trace 1-581cf771-a006649127e371903a2de901"), "{out}");
+}
+
+#[test]
+fn the_binary_refuses_a_bad_filter_with_its_position() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xray-local"))
+        .args(["--listen", "127.0.0.1:0", "--filter", "responsetime > 5s"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--filter \"responsetime > 5s\": at position 15: bad number \"5s\""), "{err}");
+}
