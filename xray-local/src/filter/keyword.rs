@@ -110,6 +110,9 @@ pub(super) fn lookup(word: &str, pos: usize) -> Result<Key, FilterError> {
     if let Some((_, why)) = UNSUPPORTED.iter().find(|(name, _)| *name == head) {
         return Err(error(pos, format!("{word} is not supported: {why}")));
     }
+    if lower == "id" {
+        return Err(error(pos, "id(...) names a service: use it inside service(...) or edge(...)"));
+    }
     if matches!(lower.as_str(), "not") {
         return Err(error(pos, "use ! to negate a filter, as in !ok"));
     }
@@ -133,13 +136,15 @@ pub(super) fn lookup(word: &str, pos: usize) -> Result<Key, FilterError> {
     Err(error(pos, message))
 }
 
-/// The known keyword within two edits of the word, if any (words longer than 32 are not tried).
+/// The known keyword within two edits of the word (one for words of up to four letters), if any;
+/// words longer than 32 are not tried.
 fn suggestion(word: &str) -> Option<&'static str> {
     if word.len() > 32 {
         return None;
     }
+    let max = if word.len() <= 4 { 1 } else { 2 };
     let names = KEYWORDS.iter().map(|(name, _)| *name).chain(["service", "edge", "annotation.KEY"]);
-    names.map(|name| (distance(word, name), name)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, n)| n)
+    names.map(|name| (distance(word, name), name)).filter(|(d, _)| *d <= max).min_by_key(|(d, _)| *d).map(|(_, n)| n)
 }
 
 /// Levenshtein distance between two short ASCII words.
@@ -182,6 +187,9 @@ mod tests {
             ("NOT", "use !"),
             ("contains", "CONTAINS needs a string keyword"),
             ("true", "ok = true"),
+            ("id", "inside service(...) or edge(...)"),
+            ("od", "unknown keyword \"od\": did you mean ok?"),
+            ("ab", "unknown keyword \"ab\""),
         ];
         for (word, want) in cases {
             let err = lookup(word, 3).expect_err(word);
