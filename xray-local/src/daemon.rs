@@ -6,15 +6,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::api::{ApiContext, SamplingRulesError, sampling::SamplingRules};
 use crate::problem::Problem;
+use crate::protocol::HEADER;
 use crate::server::{EventHook, Outputs, Shared, forward_socket, run};
 use crate::service_map::ServiceMap;
-use crate::state::{Event, Limits, State, Summary};
+use crate::state::{Event, Limits, Received, State, Summary};
 use crate::trace::Trace;
+
+/// Traces the store keeps by default.
+pub(crate) const DEFAULT_MAX_TRACES: usize = 10_000;
+
+/// Bytes of documents the store keeps by default: 100 MB.
+pub(crate) const DEFAULT_MAX_BYTES: usize = 100_000_000;
+
+/// Attempts at finding a port free for both UDP and TCP when asked for port 0.
+const PORT_ATTEMPTS: usize = 20;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +55,40 @@ pub enum StartError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// The TCP twin of the UDP address (query API, sampling proxy, console) could not be bound.
+    #[error(
+        "cannot listen on tcp://{addr} for the query API and console: {source} (is another daemon using the port?)"
+    )]
+    BindTcp {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The sampling rules file could not be read.
+    #[error("cannot read the sampling rules {path}: {source}")]
+    SamplingRulesFile {
+        /// The file asked for.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The sampling rules file is not in the X-Ray API's rule shape.
+    #[error("the sampling rules {path} cannot be used: {source}")]
+    SamplingRules {
+        /// The file asked for.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: SamplingRulesError,
+    },
+    /// The JSON-lines file to replay could not be read.
+    #[error("cannot read {path} to replay it: {source}")]
+    Load {
+        /// The file asked for.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
 }
 
 /// Configures and starts a [`LocalDaemon`].
@@ -54,6 +99,10 @@ pub struct Builder {
     jsonl: Option<PathBuf>,
     limits: Limits,
     on_event: Option<EventHook>,
+    http: bool,
+    console: bool,
+    sampling_rules: Option<PathBuf>,
+    load: Vec<PathBuf>,
 }
 
 impl Default for Builder {
@@ -62,8 +111,18 @@ impl Default for Builder {
             listen: SocketAddr::from(([127, 0, 0, 1], 2000)),
             forward: None,
             jsonl: None,
-            limits: Limits { quiet: Duration::from_secs(1), max_traces: 1000, max_documents: 1000, max_problems: 1000 },
+            limits: Limits {
+                quiet: Duration::from_secs(1),
+                max_traces: DEFAULT_MAX_TRACES,
+                max_bytes: DEFAULT_MAX_BYTES,
+                max_documents: 1000,
+                max_problems: 1000,
+            },
             on_event: None,
+            http: true,
+            console: true,
+            sampling_rules: None,
+            load: Vec::new(),
         }
     }
 }
@@ -76,6 +135,10 @@ impl std::fmt::Debug for Builder {
             .field("jsonl", &self.jsonl)
             .field("limits", &self.limits)
             .field("on_event", &self.on_event.is_some())
+            .field("http", &self.http)
+            .field("console", &self.console)
+            .field("sampling_rules", &self.sampling_rules)
+            .field("load", &self.load)
             .finish()
     }
 }
@@ -106,10 +169,46 @@ impl Builder {
         self
     }
 
-    /// How many traces to keep, both completed and pending; the oldest go first.
-    /// Defaults to 1000.
+    /// How many traces to keep, both completed and pending; the oldest go first (counted in
+    /// [`Summary::evicted_traces`]). Defaults to 10,000.
     pub fn with_max_traces(mut self, max: usize) -> Self {
         self.limits.max_traces = max.max(1);
+        self
+    }
+
+    /// How many bytes of documents (their JSON text) the completed traces may hold; the oldest
+    /// traces go first, the newest always stays. Defaults to 100 MB.
+    pub fn with_max_bytes(mut self, max: usize) -> Self {
+        self.limits.max_bytes = max.max(1);
+        self
+    }
+
+    /// Serves HTTP on the TCP port of the listening address: the X-Ray query API, the sampling
+    /// proxy and the console. Defaults to on.
+    pub fn with_http(mut self, on: bool) -> Self {
+        self.http = on;
+        self
+    }
+
+    /// Serves the web console at `/` besides the APIs. Defaults to on.
+    pub fn with_console(mut self, on: bool) -> Self {
+        self.console = on;
+        self
+    }
+
+    /// Answers `GetSamplingRules` and `GetSamplingTargets` from a file in the X-Ray API's rule
+    /// shape (what `aws xray get-sampling-rules` prints, or a list of `SamplingRule` objects).
+    /// Defaults to X-Ray's default rule alone: one request a second, then 5 %.
+    pub fn with_sampling_rules(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sampling_rules = Some(path.into());
+        self
+    }
+
+    /// Replays a JSON-lines file (one document a line, as `--jsonl` writes) at start, as if
+    /// its documents had just arrived; they are not written to the `--jsonl` file again. May
+    /// be given more than once. Defaults to none.
+    pub fn with_load(mut self, path: impl Into<PathBuf>) -> Self {
+        self.load.push(path.into());
         self
     }
 
@@ -126,10 +225,19 @@ impl Builder {
         self
     }
 
-    /// Binds the socket and spawns the daemon on the current tokio runtime.
+    /// Binds the sockets and spawns the daemon on the current tokio runtime.
     pub async fn start(self) -> Result<LocalDaemon, StartError> {
-        let socket =
-            UdpSocket::bind(self.listen).await.map_err(|source| StartError::Bind { addr: self.listen, source })?;
+        let rules = match &self.sampling_rules {
+            None => SamplingRules::default(),
+            Some(path) => {
+                let text = tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|source| StartError::SamplingRulesFile { path: path.clone(), source })?;
+                SamplingRules::parse(&text)
+                    .map_err(|source| StartError::SamplingRules { path: path.clone(), source })?
+            }
+        };
+        let (socket, listener) = bind(self.listen, self.http).await?;
         let local_addr = socket.local_addr().map_err(|source| StartError::Bind { addr: self.listen, source })?;
         let forward = match self.forward {
             Some(addr) => {
@@ -150,11 +258,63 @@ impl Builder {
             None => None,
         };
         let shared = Arc::new(Shared::new(State::new(self.limits), self.on_event));
+        for path in &self.load {
+            replay(path, &shared).await?;
+        }
         let (stop, stopped) = oneshot::channel();
         let outputs = Outputs { forward, jsonl };
         let task = tokio::spawn(run(socket, Arc::clone(&shared), outputs, self.limits.quiet, stopped));
-        Ok(LocalDaemon { local_addr, shared, stop: Some(stop), task: Some(task) })
+        let http = listener.map(|listener| {
+            let router = crate::http::router(Arc::new(ApiContext::new(Arc::clone(&shared), rules)), self.console);
+            let (stop, stopped) = oneshot::channel();
+            (stop, tokio::spawn(crate::http::serve(listener, router, stopped)))
+        });
+        let (http_stop, http_task) = http.unzip();
+        Ok(LocalDaemon {
+            local_addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+            http_stop,
+            http_task,
+            console: self.http && self.console,
+        })
     }
+}
+
+/// Binds UDP at `addr` and, when `http` is on, TCP at the same address. Port 0 picks a port
+/// free for both.
+async fn bind(addr: SocketAddr, http: bool) -> Result<(UdpSocket, Option<TcpListener>), StartError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let socket = UdpSocket::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        if !http {
+            return Ok((socket, None));
+        }
+        let bound = socket.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+        match TcpListener::bind(bound).await {
+            Ok(listener) => return Ok((socket, Some(listener))),
+            // The UDP port picked is taken on TCP: pick another pair.
+            Err(_) if addr.port() == 0 && attempt < PORT_ATTEMPTS => continue,
+            Err(source) => return Err(StartError::BindTcp { addr: bound, source }),
+        }
+    }
+}
+
+/// Ingests every line of a JSON-lines file as a document, then completes the traces at once.
+async fn replay(path: &std::path::Path, shared: &Shared) -> Result<(), StartError> {
+    let text =
+        tokio::fs::read_to_string(path).await.map_err(|source| StartError::Load { path: path.to_owned(), source })?;
+    let now = std::time::Instant::now();
+    let mut events = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let received = Received::read(format!("{HEADER}\n{line}").as_bytes(), None);
+        events.extend(shared.with_state(|s| s.ingest(received, now)));
+    }
+    events.extend(shared.with_state(State::flush));
+    shared.publish(&events);
+    Ok(())
 }
 
 /// A running stand-in for the X-Ray daemon; dropping it stops the daemon.
@@ -165,6 +325,9 @@ pub struct LocalDaemon {
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    http_stop: Option<oneshot::Sender<()>>,
+    http_task: Option<JoinHandle<()>>,
+    console: bool,
 }
 
 impl LocalDaemon {
@@ -173,9 +336,21 @@ impl LocalDaemon {
         Builder::default()
     }
 
-    /// The UDP address the daemon listens on: point `AWS_XRAY_DAEMON_ADDRESS` here.
+    /// The UDP address the daemon listens on: point `AWS_XRAY_DAEMON_ADDRESS` here. The HTTP
+    /// side (query API, sampling proxy, console) listens on the same address over TCP.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The base URL of the HTTP side, such as `http://127.0.0.1:2000/`: the console when it is
+    /// on, and the `endpoint_url` for AWS SDK X-Ray clients. `None` without HTTP.
+    pub fn http_url(&self) -> Option<String> {
+        self.http_task.as_ref().map(|_| format!("http://{}/", self.local_addr))
+    }
+
+    /// Whether the web console is served at [`http_url`](Self::http_url).
+    pub fn has_console(&self) -> bool {
+        self.console
     }
 
     /// The most recent documents received, oldest first.
@@ -185,7 +360,7 @@ impl LocalDaemon {
 
     /// The most recent completed traces, in order of completion.
     pub fn traces(&self) -> Vec<Trace> {
-        self.shared.with_state(|s| s.traces().iter().cloned().collect())
+        self.shared.with_state(|s| s.traces().iter().map(|t| t.trace.clone()).collect())
     }
 
     /// The most recent problems, oldest first: problems of a trace appear once it completes.
@@ -229,12 +404,21 @@ impl LocalDaemon {
 
     /// Waits until the trace completes and returns it; `None` if the timeout passed first.
     pub async fn wait_for_trace(&self, trace_id: &str, timeout: Duration) -> Option<Trace> {
-        let done = |s: &State| s.traces().iter().find(|t| t.trace_id == trace_id).cloned();
+        let done = |s: &State| s.store().get(trace_id).map(|t| t.trace.clone());
         self.shared.wait_for(timeout, done).await
     }
 
     /// Stops listening, completes every pending trace and returns the final summary.
     pub async fn shutdown(mut self) -> Summary {
+        if let Some(stop) = self.http_stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.http_task.take() {
+            // Open keep-alive connections may hold the graceful shutdown: wait briefly, then end it.
+            if tokio::time::timeout(Duration::from_secs(2), &mut task).await.is_err() {
+                task.abort();
+            }
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -249,6 +433,9 @@ impl LocalDaemon {
 impl Drop for LocalDaemon {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(task) = self.http_task.take() {
             task.abort();
         }
     }

@@ -59,20 +59,24 @@ pub mod filter;
 pub mod protocol;
 pub mod render;
 
+mod api;
 mod collect;
 // Mounted by the HTTP router (`crate::http`) unless `--no-ui`.
 #[allow(dead_code)]
 mod console;
 mod daemon;
 mod fields;
+mod http;
 mod problem;
 mod server;
 mod service_map;
 mod state;
+mod store;
 mod trace;
 mod trace_check;
 mod tree;
 
+pub use api::SamplingRulesError;
 pub use collect::Collector;
 pub use daemon::{Builder, LocalDaemon, StartError};
 pub use problem::{Problem, ProblemCounts, ProblemKind, Severity};

@@ -16,7 +16,9 @@ const USAGE: &str = "\
 xray-local: a development stand-in for the AWS X-Ray daemon
 
 Receives segment documents over UDP like the daemon, checks them, assembles traces and
-prints each one as a tree with its problems. Ctrl-C prints a summary and the service map.
+prints each one as a tree with its problems. On the same address over TCP it serves the web
+console (http://HOST:PORT/), the X-Ray query API for the AWS CLI and SDKs (endpoint_url
+http://HOST:PORT) and the daemon's sampling proxy. Ctrl-C prints a summary and the service map.
 
 usage: xray-local [options]
 
@@ -27,6 +29,15 @@ options:
   --quiet-ms N         a trace is complete after N ms without new documents (default 1000)
   --filter EXPR        print only traces matching an X-Ray filter expression, such as
                        'fault OR responsetime > 2' or 'service(\"api\") { error }'
+  --no-ui              serve the APIs but not the web console
+  --no-http            no TCP side at all: no console, query API or sampling proxy
+  --sampling-rules FILE  answer SDKs' sampling requests from FILE (the X-Ray API's rule
+                       JSON, as `aws xray get-sampling-rules` prints it; default: X-Ray's
+                       default rule, 1 request a second then 5%)
+  --load FILE          replay a JSON-lines file (as --jsonl writes) into the console at start
+  --max-traces N       completed traces kept, oldest evicted first (default 10000)
+  --max-bytes N        bytes of documents kept, oldest traces evicted first; takes k, M
+                       and G suffixes (default 100M)
   -h, --help           print this help
   -V, --version        print the version
 
@@ -49,6 +60,24 @@ struct Options {
     jsonl: Option<PathBuf>,
     quiet_ms: u64,
     filter: Option<String>,
+    serve: Serve,
+}
+
+/// What the TCP side serves, and how much it keeps.
+#[derive(Debug, PartialEq)]
+struct Serve {
+    http: bool,
+    ui: bool,
+    sampling_rules: Option<PathBuf>,
+    load: Vec<PathBuf>,
+    max_traces: Option<usize>,
+    max_bytes: Option<usize>,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Serve { http: true, ui: true, sampling_rules: None, load: Vec::new(), max_traces: None, max_bytes: None }
+    }
 }
 
 /// A command line that cannot be understood.
@@ -60,12 +89,31 @@ enum ArgsError {
     MissingValue(String),
     #[error("--quiet-ms takes a whole number of milliseconds, not {0:?}")]
     BadNumber(String),
+    #[error("{0} takes a whole number (--max-bytes also 64k, 100M, 1G), not {1:?}")]
+    BadSize(String, String),
+}
+
+/// A count, with an optional `k`, `M` or `G` suffix (powers of 1000).
+fn parse_size(text: &str) -> Option<usize> {
+    let (digits, scale) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], 1_000),
+        Some((at, 'm' | 'M')) => (&text[..at], 1_000_000),
+        Some((at, 'g' | 'G')) => (&text[..at], 1_000_000_000),
+        _ => (text, 1),
+    };
+    digits.parse::<usize>().ok()?.checked_mul(scale)
 }
 
 /// Parses options given as `--name value` or `--name=value`.
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsError> {
-    let mut options =
-        Options { listen: "127.0.0.1:2000".to_owned(), forward: None, jsonl: None, quiet_ms: 1000, filter: None };
+    let mut options = Options {
+        listen: "127.0.0.1:2000".to_owned(),
+        forward: None,
+        jsonl: None,
+        quiet_ms: 1000,
+        filter: None,
+        serve: Serve::default(),
+    };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -75,7 +123,16 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsErr
         match name.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
-            "--listen" | "--forward" | "--jsonl" | "--quiet-ms" | "--filter" => {}
+            "--no-ui" => {
+                options.serve.ui = false;
+                continue;
+            }
+            "--no-http" => {
+                options.serve.http = false;
+                continue;
+            }
+            "--listen" | "--forward" | "--jsonl" | "--quiet-ms" | "--filter" | "--sampling-rules" | "--load"
+            | "--max-traces" | "--max-bytes" => {}
             _ => return Err(ArgsError::Unknown(name)),
         }
         let value = match inline.or_else(|| args.next()) {
@@ -87,6 +144,15 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsErr
             "--forward" => options.forward = Some(value),
             "--jsonl" => options.jsonl = Some(PathBuf::from(value)),
             "--filter" => options.filter = Some(value),
+            "--sampling-rules" => options.serve.sampling_rules = Some(PathBuf::from(value)),
+            "--load" => options.serve.load.push(PathBuf::from(value)),
+            "--max-traces" => {
+                options.serve.max_traces =
+                    Some(value.parse().map_err(|_| ArgsError::BadSize(name.clone(), value.clone()))?);
+            }
+            "--max-bytes" => {
+                options.serve.max_bytes = Some(parse_size(&value).ok_or(ArgsError::BadSize(name.clone(), value))?);
+            }
             _ => options.quiet_ms = value.parse().map_err(|_| ArgsError::BadNumber(value))?,
         }
     }
@@ -153,9 +219,44 @@ async fn run(options: Options) -> Result<(), String> {
     if let Some(path) = &options.jsonl {
         builder = builder.with_jsonl(path);
     }
+    let serve = &options.serve;
+    builder = builder.with_http(serve.http).with_console(serve.ui);
+    if let Some(path) = &serve.sampling_rules {
+        builder = builder.with_sampling_rules(path);
+    }
+    for path in &serve.load {
+        builder = builder.with_load(path);
+    }
+    if let Some(max) = serve.max_traces {
+        builder = builder.with_max_traces(max);
+    }
+    if let Some(max) = serve.max_bytes {
+        builder = builder.with_max_bytes(max);
+    }
     let daemon = builder.start().await.map_err(|e| e.to_string())?;
     let addr = daemon.local_addr();
     say(&format!("xray-local listening on udp://{addr}"));
+    match daemon.http_url() {
+        Some(url) if daemon.has_console() => {
+            say(&format!("console: {url} (X-Ray API and sampling proxy on tcp://{addr})"))
+        }
+        Some(_) => say(&format!("X-Ray API and sampling proxy on tcp://{addr} (console off)")),
+        None => {}
+    }
+    if !addr.ip().is_loopback() {
+        say(&format!(
+            "warning: listening on {}, not loopback: anyone who can reach it can send traces{}",
+            addr.ip(),
+            if daemon.http_url().is_some() {
+                " and read every trace (URLs, annotations, SQL) through the console and API"
+            } else {
+                ""
+            }
+        ));
+    }
+    for path in &serve.load {
+        say(&format!("replayed {}", path.display()));
+    }
     if let Some(forward) = forward {
         say(&format!("forwarding every datagram to udp://{forward}"));
     }
@@ -214,6 +315,7 @@ mod tests {
                 jsonl: jsonl.map(PathBuf::from),
                 quiet_ms,
                 filter: None,
+                serve: Serve::default(),
             }))
         };
         let cases: Vec<(&[&str], Result<Command, ArgsError>)> = vec![
@@ -233,8 +335,39 @@ mod tests {
                     jsonl: None,
                     quiet_ms: 1000,
                     filter: Some("fault OR error".into()),
+                    serve: Serve::default(),
                 })),
             ),
+            (
+                &[
+                    "--no-ui",
+                    "--load",
+                    "a.jsonl",
+                    "--load=b.jsonl",
+                    "--max-traces",
+                    "5",
+                    "--max-bytes=2M",
+                    "--sampling-rules",
+                    "rules.json",
+                ],
+                Ok(Command::Run(Options {
+                    listen: "127.0.0.1:2000".into(),
+                    forward: None,
+                    jsonl: None,
+                    quiet_ms: 1000,
+                    filter: None,
+                    serve: Serve {
+                        http: true,
+                        ui: false,
+                        sampling_rules: Some("rules.json".into()),
+                        load: vec!["a.jsonl".into(), "b.jsonl".into()],
+                        max_traces: Some(5),
+                        max_bytes: Some(2_000_000),
+                    },
+                })),
+            ),
+            (&["--max-traces", "many"], Err(ArgsError::BadSize("--max-traces".into(), "many".into()))),
+            (&["--max-bytes", "2T"], Err(ArgsError::BadSize("--max-bytes".into(), "2T".into()))),
             (&["--filter"], Err(ArgsError::MissingValue("--filter".into()))),
             (&["-V"], Ok(Command::Version)),
             (&["--listen"], Err(ArgsError::MissingValue("--listen".into()))),

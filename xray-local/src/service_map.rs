@@ -179,29 +179,7 @@ impl ServiceMap {
 
     /// Adds a trace's segments, remote calls and edges to the map.
     pub fn add_trace(&mut self, trace: &Trace) {
-        // Each entry carries the service (segment) the node belongs to.
-        let mut stack: Vec<(&Node, Option<NodeKey>)> = trace.roots.iter().rev().map(|n| (n, None)).collect();
-        while let Some((node, owner)) = stack.pop() {
-            let mut owner_of_children = owner.clone();
-            if node.kind == EntityKind::Segment {
-                let key = NodeKey {
-                    name: node.name().to_owned(),
-                    kind: NodeKind::Service { origin: node.origin().map(str::to_owned) },
-                };
-                self.record(&key, node, owner.as_ref());
-                owner_of_children = Some(key);
-            } else if node.is_remote() && !node.children.iter().any(|c| c.kind == EntityKind::Segment) {
-                // A call answered by a traced service is drawn as an edge to that service.
-                let key = NodeKey {
-                    name: node.name().to_owned(),
-                    kind: NodeKind::Remote { namespace: node.namespace().unwrap_or_default().to_owned() },
-                };
-                self.record(&key, node, owner.as_ref());
-            }
-            for child in node.children.iter().rev() {
-                stack.push((child, owner_of_children.clone()));
-            }
-        }
+        for_each_node(trace, |key, node, caller| self.record(key, node, caller));
     }
 
     fn record(&mut self, key: &NodeKey, node: &Node, caller: Option<&NodeKey>) {
@@ -234,6 +212,35 @@ impl ServiceMap {
     /// The first edge between nodes with these names.
     pub fn edge(&self, from: &str, to: &str) -> Option<&Edge> {
         self.edges.iter().find(|e| e.from.name == from && e.to.name == to)
+    }
+}
+
+/// Calls `visit` with every node of the map a trace touches: each segment as its service, and
+/// each remote call answered by no traced service as the resource it calls, with the service
+/// that made the call (`None` for entry points). The map and the query API count the same way.
+pub(crate) fn for_each_node(trace: &Trace, mut visit: impl FnMut(&NodeKey, &Node, Option<&NodeKey>)) {
+    // Each entry carries the service (segment) the node belongs to.
+    let mut stack: Vec<(&Node, Option<NodeKey>)> = trace.roots.iter().rev().map(|n| (n, None)).collect();
+    while let Some((node, owner)) = stack.pop() {
+        let mut owner_of_children = owner.clone();
+        if node.kind == EntityKind::Segment {
+            let key = NodeKey {
+                name: node.name().to_owned(),
+                kind: NodeKind::Service { origin: node.origin().map(str::to_owned) },
+            };
+            visit(&key, node, owner.as_ref());
+            owner_of_children = Some(key);
+        } else if node.is_remote() && !node.children.iter().any(|c| c.kind == EntityKind::Segment) {
+            // A call answered by a traced service is drawn as an edge to that service.
+            let key = NodeKey {
+                name: node.name().to_owned(),
+                kind: NodeKind::Remote { namespace: node.namespace().unwrap_or_default().to_owned() },
+            };
+            visit(&key, node, owner.as_ref());
+        }
+        for child in node.children.iter().rev() {
+            stack.push((child, owner_of_children.clone()));
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! What the daemon knows: counters, recent documents, traces and problems, all bounded.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -11,7 +12,11 @@ use crate::collect::Collector;
 use crate::problem::{Problem, ProblemCounts, ProblemKind};
 use crate::protocol::{ProtocolError, split_datagram};
 use crate::service_map::ServiceMap;
+use crate::store::{Gathered, Store, StoredTrace};
 use crate::trace::Trace;
+
+/// Documents kept per trace for the query API, as many as the collector assembles.
+const MAX_DOCUMENTS_PER_TRACE: usize = 1000;
 
 /// Something the daemon reports as it happens.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +54,12 @@ pub struct Summary {
     pub jsonl_failures: u64,
     /// Services and calls of all completed traces.
     pub service_map: ServiceMap,
+    /// Completed traces held for the query API and the console.
+    pub stored_traces: usize,
+    /// Size of the documents of those traces, as JSON text.
+    pub stored_bytes: usize,
+    /// Traces dropped from the store, oldest first, to stay within its caps.
+    pub evicted_traces: u64,
 }
 
 /// How much the daemon keeps and how long it waits.
@@ -56,6 +67,8 @@ pub struct Summary {
 pub(crate) struct Limits {
     pub quiet: Duration,
     pub max_traces: usize,
+    /// Bytes of documents the store keeps (completed traces).
+    pub max_bytes: usize,
     pub max_documents: usize,
     pub max_problems: usize,
 }
@@ -120,7 +133,9 @@ pub(crate) struct State {
     limits: Limits,
     collector: Collector,
     documents: VecDeque<Value>,
-    traces: VecDeque<Trace>,
+    /// Documents of traces still being assembled, by trace id.
+    gathering: HashMap<String, Gathered>,
+    store: Store,
     problems: VecDeque<Problem>,
     summary: Summary,
 }
@@ -131,7 +146,8 @@ impl State {
             limits,
             collector: Collector::new(limits.quiet).with_max_traces(limits.max_traces),
             documents: VecDeque::new(),
-            traces: VecDeque::new(),
+            gathering: HashMap::new(),
+            store: Store::new(limits.max_traces, limits.max_bytes),
             problems: VecDeque::new(),
             summary: Summary::default(),
         }
@@ -144,11 +160,17 @@ impl State {
         let mut events = Vec::new();
         match received.content {
             Content::Junk(problem) => events.push(self.loose_problem(problem)),
-            Content::Document { doc, problems, from, .. } => {
+            Content::Document { doc, problems, from, line } => {
                 self.summary.documents += 1;
                 push_bounded(&mut self.documents, doc.clone(), self.limits.max_documents);
                 match doc.get("trace_id").and_then(Value::as_str).map(str::to_owned) {
                     Some(trace_id) => {
+                        let gathered = self.gathering.entry(trace_id.clone()).or_default();
+                        if gathered.docs.len() < MAX_DOCUMENTS_PER_TRACE {
+                            gathered.docs.push(doc.clone());
+                            gathered.doc_problems.extend(problems.iter().cloned());
+                            gathered.bytes += line.len();
+                        }
                         if let Some(evicted) = self.collector.add(&trace_id, doc, problems, now) {
                             events.push(self.finish(evicted));
                         }
@@ -183,8 +205,9 @@ impl State {
         for problem in &trace.problems {
             self.record_problem(problem.clone());
         }
-        push_bounded(&mut self.traces, trace.clone(), self.limits.max_traces);
-        Event::Trace(trace)
+        let gathered = self.gathering.remove(&trace.trace_id).unwrap_or_default();
+        let stored = self.store.insert(trace, gathered);
+        Event::Trace(stored.trace.clone())
     }
 
     fn loose_problem(&mut self, problem: Problem) -> Event {
@@ -210,15 +233,27 @@ impl State {
     }
 
     pub fn summary(&self) -> Summary {
-        Summary { pending_traces: self.collector.pending(), ..self.summary.clone() }
+        Summary {
+            pending_traces: self.collector.pending(),
+            stored_traces: self.store.len(),
+            stored_bytes: self.store.bytes(),
+            evicted_traces: self.store.evicted(),
+            ..self.summary.clone()
+        }
     }
 
     pub fn documents(&self) -> &VecDeque<Value> {
         &self.documents
     }
 
-    pub fn traces(&self) -> &VecDeque<Trace> {
-        &self.traces
+    /// The completed traces held, oldest first.
+    pub fn traces(&self) -> Vec<Arc<StoredTrace>> {
+        self.store.snapshot()
+    }
+
+    /// The store of completed traces.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn problems(&self) -> &VecDeque<Problem> {
@@ -252,7 +287,13 @@ mod tests {
     const TRACE: &str = "1-581cf771-a006649127e371903a2de979";
 
     fn limits() -> Limits {
-        Limits { quiet: Duration::from_millis(100), max_traces: 3, max_documents: 2, max_problems: 2 }
+        Limits {
+            quiet: Duration::from_millis(100),
+            max_traces: 3,
+            max_bytes: usize::MAX,
+            max_documents: 2,
+            max_problems: 2,
+        }
     }
 
     fn datagram(doc: &str) -> Vec<u8> {
