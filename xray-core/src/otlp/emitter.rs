@@ -261,6 +261,11 @@ impl Shared {
 /// that is down never holds back the documents behind it. [`flush`](Emitter::flush) waits
 /// for what is queued, at most its timeout.
 ///
+/// In its [`stats`](Emitter::stats), `emitted` counts documents in requests the collector
+/// accepted, `batches` those requests and `bytes` their bodies; `datagrams`, `split` and
+/// `truncated` stay 0 (OTLP has no datagram limit). [`otlp_stats`](Self::otlp_stats) adds span
+/// counts and the collector's partial rejections.
+///
 /// ```
 /// use xray_core::{Emitter, otlp::OtlpEmitter};
 /// let emitter = OtlpEmitter::builder().with_endpoint("http://127.0.0.1:4318/v1/traces").build().unwrap();
