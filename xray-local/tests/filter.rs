@@ -531,3 +531,80 @@ fn the_binary_refuses_a_bad_filter_with_its_position() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--filter \"responsetime > 5s\": at position 15: bad number \"5s\""), "{err}");
 }
+
+/// Documents as this SDK's recorder sends them over UDP, received by an in-process daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_recorded_by_this_sdk_filter_as_expected() {
+    use xray_core::model::{HttpRequest, HttpResponse, Namespace};
+    use xray_core::{AlwaysSample, DaemonAddress, Recorder};
+    use xray_local::LocalDaemon;
+
+    let daemon = LocalDaemon::builder()
+        .with_listen("127.0.0.1:0".parse().expect("addr"))
+        .with_quiet_period(Duration::from_millis(200))
+        .start()
+        .await
+        .expect("daemon starts");
+    let recorder = Recorder::builder()
+        .with_daemon_address(DaemonAddress::from(daemon.local_addr()))
+        .with_centralized_sampling(false)
+        .with_sampler(AlwaysSample)
+        .build()
+        .expect("recorder");
+    let request = |method: &'static str, url: &str| HttpRequest {
+        method: Some(method.into()),
+        url: Some(url.into()),
+        client_ip: Some("10.0.0.7".into()),
+        ..HttpRequest::default()
+    };
+    let response = |status| HttpResponse { status: Some(status), content_length: None };
+
+    // A 200 whose call to payments.example.com got a 503 it handled.
+    let handled = recorder.new_segment("checkout");
+    handled.set_http_request(request("GET", "https://shop.example.com/cart"));
+    handled.annotate("userId", 1);
+    handled.set_user("alice");
+    let call = handled.begin_subsegment("payments.example.com");
+    call.set_namespace(Namespace::Remote);
+    call.set_http_request(request("POST", "https://payments.example.com/charge"));
+    call.set_http_response(response(503));
+    call.end();
+    handled.set_http_response(response(200));
+    let handled_id = handled.trace_id().expect("sampled").to_string();
+    handled.end();
+    // A 502.
+    let failed = recorder.new_segment("checkout");
+    failed.set_http_request(request("POST", "https://shop.example.com/order"));
+    failed.annotate("userId", 2);
+    failed.set_http_response(response(502));
+    let failed_id = failed.trace_id().expect("sampled").to_string();
+    failed.end();
+    assert!(recorder.flush(Duration::from_secs(5)), "segments sent");
+
+    let wait = Duration::from_secs(10);
+    let traces = [
+        daemon.wait_for_trace(&handled_id, wait).await.expect("first trace"),
+        daemon.wait_for_trace(&failed_id, wait).await.expect("second trace"),
+    ];
+    let cases: &[(&str, &[&str])] = &[
+        ("annotation.userId = 1 AND ok", &["handled"]),
+        ("ok", &["handled"]),
+        ("fault", &["failed"]),
+        ("service(\"payments.example.com\") { fault }", &["handled"]),
+        ("edge(\"checkout\", \"payments.example.com\") { http.status = 503 }", &["handled"]),
+        ("http.method = \"POST\" AND http.status = 502", &["failed"]),
+        ("http.clientip = \"10.0.0.7\" AND http.url BEGINSWITH \"https://shop.example.com/\"", &["handled", "failed"]),
+        ("user = \"alice\"", &["handled"]),
+        ("annotation.userId > 1", &["failed"]),
+        ("inferred", &["handled"]),
+    ];
+    for (expr, want) in cases {
+        let filter = Filter::parse(expr).expect(expr);
+        let got: Vec<&str> = (traces.iter().zip(["handled", "failed"]))
+            .filter(|(t, _)| filter.matches(t))
+            .map(|(_, name)| name)
+            .collect();
+        assert_eq!(&got, want, "{expr}");
+    }
+    daemon.shutdown().await;
+}
