@@ -54,8 +54,8 @@ use xray_core::{Emitter, UdpEmitter};
 use xray_tower::XrayLayer;
 
 const SERVER_THREAD: &str = "srv-worker";
-/// The emitter's two threads: serialization and the `sendmmsg` calls.
-const EMITTER_THREADS: [&str; 2] = ["xray-emitter", "xray-sender"];
+/// The emitter's thread (it makes the system calls; documents are serialized on the worker).
+const EMITTER_THREADS: [&str; 1] = ["xray-emitter"];
 const RECEIVER_THREAD: &str = "bench-receiver";
 
 /// How long one scenario runs per round, and the most requests it may send.

@@ -97,10 +97,18 @@ impl UdpEmitterBuilder {
     /// Paces the sender: at most `bytes` per `interval`, in bytes as the receiving kernel
     /// charges them (a datagram of 700 bytes costs about 2,300 there), so that a burst
     /// never overflows the daemon's receive buffer, which drops what does not fit without a
-    /// word. Only the emitter's own threads wait; the request path never does. Zero for
-    /// either turns pacing off. Defaults to 96 KiB per 5 ms: under half of Linux's default
-    /// 212,992-byte receive buffer per interval (about 8,000 small documents a second); raise
-    /// it when the daemon's buffer is larger (`net.core.rmem_default`).
+    /// word. Only the emitter's thread waits; the request path never does. Zero for either
+    /// turns pacing off.
+    ///
+    /// Defaults to 96 KiB per 500 µs. The X-Ray daemon leaves its socket at the kernel's
+    /// default receive buffer (Linux: `net.core.rmem_default`, 212,992 bytes, about 90
+    /// datagrams of 700 bytes), so one burst takes under half of it; and the rate, about
+    /// 80,000 such documents a second, is above what one core of a service produces with
+    /// every request sampled (the axum load bench's one worker: about 70,000), so pacing does
+    /// not turn a busy service's segments into queue drops. The price: a daemon that stops
+    /// reading for over a millisecond while the service sends at that full rate loses
+    /// datagrams unseen. Lower the rate for a daemon that shares a starved CPU, raise it
+    /// when its buffer is larger.
     #[must_use]
     pub fn with_send_budget(mut self, bytes: usize, interval: Duration) -> Self {
         self.send_budget = bytes;
