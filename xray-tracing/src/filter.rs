@@ -9,21 +9,28 @@ use tracing::level_filters::LevelFilter;
 /// The targets (crates) whose spans the layer leaves out by default, because an X-Ray
 /// integration records the same work or because they describe plumbing below one request:
 /// `sqlx`, `hyper`, `hyper_util`, `h2`, `tower_http`, `reqwest`, `reqwest_tracing`,
-/// `reqwest_middleware`, `aws_smithy_runtime`, `aws_smithy_http_client`, `aws_config`, every
-/// `aws_sdk_*` crate, `tonic`, `tokio` (its `runtime.spawn` task spans, target `tokio::task`) and
-/// this SDK's own crates (`xray_core`, `xray_tower`, ...; a user's crate named `xray_*` is not
-/// excluded).
+/// `reqwest_middleware`, every `aws_sdk_*` and `aws_smithy_*` crate, `aws_runtime`,
+/// `aws_config`, `aws_sigv4`, `aws_credential_types`, `aws_types`, `lambda_runtime`,
+/// `lambda_http`, `tonic`, `tokio` (its `runtime.spawn` task spans, target `tokio::task`) and the
+/// `xray_*` crates.
 ///
-/// What the excluded crates emit (as of sqlx 0.9, hyper 1, aws-smithy-runtime 1):
+/// What the excluded crates emit (as of sqlx 0.9, hyper 1, aws-smithy-runtime 1.16,
+/// aws-sdk-s3 1.157, lambda_runtime 1.5):
 /// - `sqlx` logs each statement as an *event* on target `sqlx::query` (DEBUG by default, WARN
 ///   when slow), not as a span; `xray-sqlx` records the statement as a subsegment.
 /// - `hyper` and `h2` have spans only at DEBUG and TRACE, and hyper only behind its unstable
 ///   `tracing` cfg; `hyper_util`'s connection pool and resolver log DEBUG/TRACE events.
-/// - `aws-smithy-runtime` (the AWS SDK's orchestrator) instruments `apply_configuration`,
-///   `try_op`, `finally_op`, `try_attempt`, `finally_attempt`, `serialization`,
-///   `orchestrate_endpoint`, `deserialization` and `read_body` with DEBUG spans; whatever the
-///   generated `aws_sdk_*` crates open around an operation is left out by target as well. The
-///   AWS SDK integration records the call itself.
+/// - Every generated `aws_sdk_*` operation runs inside a DEBUG span named after it
+///   (`S3.GetObject`, target `aws_sdk_s3::operation::get_object`, fields `rpc.service`,
+///   `rpc.method`): exactly the call `xray-aws-sdk`'s interceptor records as a subsegment, so
+///   it is excluded by target and not only by level. Below it, `aws-smithy-runtime` (the
+///   orchestrator) opens DEBUG spans `try_op`, `try_attempt`, `finally_attempt`,
+///   `serialization`, `orchestrate_endpoint`, `deserialization`, `read_body` and
+///   `lazy_load_identity`; `aws-config` (`default_credentials_chain`, `assume_role`,
+///   `imds_load_region`, ...) and `aws-runtime` (`load_config_file`) open DEBUG spans for
+///   credentials and configuration.
+/// - `lambda_runtime` opens INFO spans around each invocation (`Lambda runtime invoke`) and
+///   its worker task, which `xray-lambda` records as the function's facade segment.
 /// - `tower_http`'s `TraceLayer` opens a `request` span (DEBUG by default) around the request
 ///   that `xray_tower::XrayLayer` already records as the segment; `reqwest_tracing` opens an
 ///   INFO `HTTP request` span around the call that `xray-reqwest` records.
@@ -42,10 +49,15 @@ pub const DEFAULT_EXCLUDED_TARGETS: &[&str] = &[
     "reqwest",
     "reqwest_tracing",
     "reqwest_middleware",
-    "aws_smithy_runtime",
-    "aws_smithy_http_client",
-    "aws_config",
     "aws_sdk_",
+    "aws_smithy_",
+    "aws_runtime",
+    "aws_config",
+    "aws_sigv4",
+    "aws_credential_types",
+    "aws_types",
+    "lambda_runtime",
+    "lambda_http",
     "tonic",
     "tokio",
     "xray_core",
@@ -114,6 +126,10 @@ mod tests {
             ("aws_sdk_s3::operation", "aws_sdk_", true),
             ("aws_sdk_dynamodb", "aws_sdk_", true),
             ("aws_sdkx", "aws_sdk_", false),
+            ("aws_smithy_runtime::client::orchestrator", "aws_smithy_", true),
+            ("aws_smithy_http_client::hyper_014", "aws_smithy_", true),
+            ("aws_runtime::env_config::source", "aws_runtime", true),
+            ("lambda_runtime::layers::trace", "lambda_runtime", true),
             ("xray_tower::service", "xray_tower", true),
             ("xray_examples::services", "xray_tower", false),
             ("hyper_util::client", "hyper", false),
