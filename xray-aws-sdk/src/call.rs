@@ -37,6 +37,8 @@ pub(crate) struct AwsCall {
     exceptions: Vec<Exception>,
     /// Whether the latest attempt failed (its error is then already in `exceptions`).
     last_attempt_failed: bool,
+    /// The attempt last noted, so that an interceptor registered twice notes it once.
+    last_attempt: Option<u32>,
 }
 
 impl Storable for AwsCall {
@@ -62,6 +64,7 @@ impl AwsCall {
             metadata: metadata.clone(),
             exceptions: Vec::new(),
             last_attempt_failed: false,
+            last_attempt: None,
         }
     }
 
@@ -73,9 +76,14 @@ impl AwsCall {
     /// Notes the end of an attempt: a failed one's error becomes an exception of the cause.
     pub(crate) fn attempt_done(
         &mut self,
+        attempt: Option<u32>,
         result: Option<Result<&Output, &OrchestratorError<Error>>>,
         response: Option<&HttpResponse>,
     ) {
+        if attempt.is_some() && attempt == self.last_attempt {
+            return;
+        }
+        self.last_attempt = attempt;
         self.last_attempt_failed = matches!(result, Some(Err(_)));
         if let Some(Err(err)) = result
             && self.exceptions.len() < MAX_ATTEMPT_EXCEPTIONS

@@ -61,7 +61,8 @@ impl Intercept for XrayInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let parent = current_quiet();
-        if !parent.is_sampled() {
+        // Outside a trace, unsampled, or already recording (the interceptor added twice).
+        if !parent.is_sampled() || cfg.load::<AwsCall>().is_some() {
             return Ok(());
         }
         let Some(metadata) = cfg.load::<Metadata>() else { return Ok(()) };
@@ -98,8 +99,9 @@ impl Intercept for XrayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map(|a| a.attempts());
         if let Some(call) = cfg.get_mut_from_interceptor_state::<AwsCall>() {
-            call.attempt_done(context.output_or_error(), context.response());
+            call.attempt_done(attempt, context.output_or_error(), context.response());
         }
         Ok(())
     }
