@@ -10,7 +10,7 @@ import { outcome } from './stats.js';
 const COL = 230; // horizontal distance between layers
 const ROW = 120; // vertical distance between nodes of a layer
 const R = 30; // node radius
-const PAD = 70;
+const PAD = 100; // room for a clipped name under the first and last columns
 const MAX_ROWS = 10; // nodes in one column before a layer wraps
 const SUB_COL = 170; // distance between the columns of a wrapped layer
 
@@ -176,7 +176,8 @@ function draw(nodes, edges, onPick, onPickEdge) {
     edgeLayer.append(s('path', { class: 'edge-hit', d, onclick: () => onPickEdge(e) }, s('title', {}, `${title}. Click to list these calls' traces.`)));
     const lx = e.from === e.to ? a.x + R + 30 : (a.x + b.x) / 2;
     const ly = e.from === e.to ? a.y : (a.y + b.y) / 2 - 8;
-    edgeLayer.append(s('text', { class: 'edge-label', x: lx, y: ly }, `${e.stats.total} \u00b7 ${ms(e.stats.avg)}`));
+    // Past a couple of dozen arrows their labels would only pile up; the tooltips stay.
+    if (edges.length <= 25) edgeLayer.append(s('text', { class: 'edge-label', x: lx, y: ly }, `${e.stats.total} \u00b7 ${ms(e.stats.avg)}`));
   }
   for (const n of nodes) {
     const { x, y } = xy.get(n.id);

@@ -4,7 +4,7 @@ import * as api from './api.js';
 import { clip, h, ms, replace, show, when } from './dom.js';
 
 /** How many summaries are fetched, and how many rows are shown. */
-export const FETCH_LIMIT = 2000;
+export const FETCH_LIMIT = 1000;
 const SHOW_LIMIT = 500;
 
 const EXAMPLES = [
