@@ -79,13 +79,35 @@
 //! layer) also hides spans from X-Ray.
 //!
 //! ## No double recording
-//! `xray-sqlx`, `xray-reqwest`, `xray-tower` and the AWS SDK integration record their calls
-//! themselves. The spans the same libraries emit stay out of the trace twice over: by level
-//! (sqlx logs statements as DEBUG *events*, hyper's and the AWS SDK orchestrator's spans are
-//! DEBUG or TRACE, tower-http's `TraceLayer` span is DEBUG by default) and by target (the
-//! [`DEFAULT_EXCLUDED_TARGETS`], which still hold when a service raises `sqlx=info` or
-//! `tower_http=info` for its logs). What each of those crates emits, and at which level, is
-//! listed with [`DEFAULT_EXCLUDED_TARGETS`].
+//! `xray-tower`, `xray-sqlx`, `xray-reqwest`, `xray-aws-sdk` and `xray-lambda` record their
+//! requests, statements and calls themselves, as segments and subsegments with X-Ray's `http`,
+//! `sql` and `aws` blocks. The spans that the same libraries emit around that work would be a
+//! second, emptier subsegment of it, so the layer leaves them out twice over:
+//!
+//! - **by level**: sqlx logs statements as DEBUG *events* (not spans); hyper's, the AWS SDK's
+//!   (`S3.GetObject` around each operation, the orchestrator's `try_op`, `try_attempt`, ...)
+//!   and aws-config's spans are DEBUG or TRACE; tower-http's `TraceLayer` span is DEBUG by
+//!   default. The default bound, INFO, keeps all of them out.
+//! - **by target**: the [`DEFAULT_EXCLUDED_TARGETS`] (`sqlx`, `hyper`, `tower_http`,
+//!   `reqwest_tracing`, every `aws_sdk_*` and `aws_smithy_*` crate, `aws_config`,
+//!   `lambda_runtime`, the `xray_*` crates, ...) stay out at every level, so raising a level
+//!   for the logs (`sqlx=info`, `with_max_level(LevelFilter::TRACE)`, a permissive per-layer
+//!   `EnvFilter`) does not bring them in. `reqwest-tracing`'s INFO span around each call and
+//!   `lambda_runtime`'s INFO `Lambda runtime invoke` span are kept out this way. What each of
+//!   those crates emits, and at which level, is listed with [`DEFAULT_EXCLUDED_TARGETS`].
+//!
+//! Events never become subsegments (an ERROR event adds an exception to its span's
+//! subsegment). The crate's tests run xray-sqlx (SQLite, with sqlx's statement logs raised to
+//! INFO) and xray-reqwest (beside reqwest-tracing) in one subscriber with this layer at every
+//! level, and find each statement and each call once; with the exclusions emptied, the call
+//! shows twice. A span of your own around a call that an integration records (`#[instrument]`
+//! on a function that only wraps one `reqwest` call) is a subsegment of its own: leave it
+//! below INFO, or exclude its target.
+//!
+//! A span's subsegment ends when the span *closes*, when its last handle is dropped. A library
+//! that keeps a handle a moment longer (sqlx's SQLite worker thread holds the caller's span
+//! until it has run the statement) makes the subsegment end that moment later; one that ends
+//! after its segment is sent on its own, as X-Ray allows.
 //!
 //! ## Fields
 //! A span's fields become the subsegment's metadata, namespace `tracing` (turn that off with
