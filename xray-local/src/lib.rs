@@ -17,7 +17,14 @@
 //! - shows each trace as a tree with a timeline, and a service map with request counts,
 //!   error rates and latency percentiles ([`render`], [`ServiceMap`]);
 //! - optionally relays every datagram unchanged to a real daemon, and appends every
-//!   document to a JSON-lines file.
+//!   document to a JSON-lines file;
+//! - serves, on the TCP port of its UDP address like the daemon, the web console, the X-Ray
+//!   query API (`GetTraceSummaries` with filter expressions, `BatchGetTraces`,
+//!   `GetServiceGraph`, `GetTraceGraph`) for the AWS CLI and SDKs pointed at it with an
+//!   endpoint URL, and the daemon's sampling proxy (`GetSamplingRules`, `GetSamplingTargets`)
+//!   from a local rules file or X-Ray's default rule. Completed traces are kept up to a trace
+//!   count and a byte cap, the oldest evicted first. The README lists what each operation
+//!   answers.
 //!
 //! The `xray-local` binary does this from the command line (`xray-local --help`). The
 //! library runs the same daemon in-process, for tests and demos:
@@ -50,6 +57,38 @@
 //!
 //! let summary = daemon.shutdown().await;
 //! assert_eq!((summary.documents, summary.traces), (1, 1));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The same traces through the X-Ray API, as an AWS SDK would ask for them:
+//!
+//! ```
+//! # use std::net::UdpSocket;
+//! # use std::time::Duration;
+//! # use xray_local::LocalDaemon;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let daemon = LocalDaemon::builder()
+//!     .with_listen("127.0.0.1:0".parse()?)
+//!     .with_quiet_period(Duration::from_millis(50))
+//!     .start()
+//!     .await?;
+//! # let trace_id = "1-581cf771-a006649127e371903a2de979";
+//! # let datagram = format!(
+//! #     "{{\"format\":\"json\",\"version\":1}}\n{{\"name\":\"checkout\",\"id\":\"70de5b6f19ff9a0a\",\
+//! #      \"trace_id\":\"{trace_id}\",\"start_time\":1478293361.271,\"end_time\":1478293361.449,\
+//! #      \"fault\":true}}"
+//! # );
+//! # UdpSocket::bind("127.0.0.1:0")?.send_to(datagram.as_bytes(), daemon.local_addr())?;
+//! # daemon.wait_for_trace(trace_id, Duration::from_secs(5)).await.expect("trace");
+//! // ... a faulty "checkout" trace arrived as above; the endpoint URL is the daemon's address.
+//! let url = format!("{}TraceSummaries", daemon.http_url().expect("HTTP is on by default"));
+//! let body = r#"{"StartTime": 1478293300, "EndTime": 1478293400, "FilterExpression": "fault"}"#;
+//! let answer: serde_json::Value =
+//!     serde_json::from_str(&reqwest::Client::new().post(url).body(body).send().await?.text().await?)?;
+//! assert_eq!(answer["TraceSummaries"][0]["Id"], "1-581cf771-a006649127e371903a2de979");
+//! assert_eq!(answer["TraceSummaries"][0]["HasFault"], true);
 //! # Ok(())
 //! # }
 //! ```
