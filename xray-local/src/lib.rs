@@ -100,8 +100,6 @@ pub mod render;
 
 mod api;
 mod collect;
-// Mounted by the HTTP router (`crate::http`) unless `--no-ui`.
-#[allow(dead_code)]
 mod console;
 mod daemon;
 mod fields;
