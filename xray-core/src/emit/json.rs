@@ -29,11 +29,49 @@ const fn escape_table() -> [bool; 256] {
 }
 static ESCAPE: [bool; 256] = escape_table();
 
-/// Writes `s` as a JSON string.
+/// Whether any of the eight bytes in `w` must be escaped: below 0x20, `"` or a backslash. The
+/// classic word tests ("has a byte less than n", "has a zero byte"), exact as a yes or no.
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    (control | (quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH != 0
+}
+
+/// How many leading bytes of `bytes` need no escaping: eight at a time, then one by one.
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else { break };
+        if word_needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !ESCAPE[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// Writes `s` as a JSON string. Most strings need no escaping: they are checked a word at a
+/// time and copied at once.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let clean = clean_prefix(bytes);
+    out.extend_from_slice(&bytes[..clean]);
+    if clean < bytes.len() {
+        write_escaped(out, &bytes[clean..]);
+    }
+    out.push(b'"');
+}
+
+/// Writes `bytes`, whose first byte needs escaping, with JSON's escapes.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !ESCAPE[b as usize] {
@@ -58,7 +96,6 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 const fn digit_pairs() -> [[u8; 2]; 100] {
@@ -124,8 +161,11 @@ impl<'a> Fields<'a> {
         Self { out, first: true }
     }
 
-    /// `key` must be a JSON-safe literal including its quotes, such as `b"\"name\""`.
-    fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
+    /// `key` must be a JSON-safe literal including its quotes, such as `b"\"name\""`. A
+    /// fixed-size array, so that its copy compiles to a few moves rather than a `memcpy` call.
+    #[inline]
+    fn key<const N: usize>(&mut self, key: &[u8; N]) -> &mut Vec<u8> {
+        self.out.reserve(N + 2);
         if !self.first {
             self.out.push(b',');
         }
@@ -146,14 +186,16 @@ impl<'a> Fields<'a> {
         self.out
     }
 
-    fn str(&mut self, key: &[u8], value: &Option<impl AsRef<str>>) {
+    #[inline]
+    fn str<const N: usize>(&mut self, key: &[u8; N], value: &Option<impl AsRef<str>>) {
         if let Some(v) = value {
             let out = self.key(key);
             write_str(out, v.as_ref());
         }
     }
 
-    fn flag(&mut self, key: &[u8], value: bool) {
+    #[inline]
+    fn flag<const N: usize>(&mut self, key: &[u8; N], value: bool) {
         if value {
             self.key(key).extend_from_slice(b"true");
         }
@@ -234,7 +276,8 @@ fn write_sql(out: &mut Vec<u8>, sql: &Sql) {
     f.close();
 }
 
-fn write_hex_id(out: &mut Vec<u8>, bytes: &[u8]) {
+fn write_hex_id<const N: usize>(out: &mut Vec<u8>, bytes: &[u8; N]) {
+    out.reserve(N + 2);
     out.push(b'"');
     out.extend_from_slice(bytes);
     out.push(b'"');
@@ -394,7 +437,18 @@ mod tests {
 
     #[test]
     fn strings_escape_like_serde_json() {
-        for s in ["plain", "quo\"te", "back\\slash", "new\nline\r\t", "\u{1}\u{1f}\u{7f}", "ünï 🎉", ""] {
+        let long = [
+            "https://api.example.com/users/42?q=1",
+            "0123456\"89abcdef",
+            "01234567\\",
+            "0123456789abcde\n",
+            "ünïcödé, a long string with \u{1f} inside and 🎉 after",
+            "\u{80}\u{ff}\u{7ff} high bytes are never escaped: ÿÿÿÿÿÿÿÿ",
+        ];
+        for s in ["plain", "quo\"te", "back\\slash", "new\nline\r\t", "\u{1}\u{1f}\u{7f}", "ünï 🎉", ""]
+            .into_iter()
+            .chain(long)
+        {
             let mut out = Vec::new();
             write_str(&mut out, s);
             assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
