@@ -548,3 +548,88 @@ async fn the_console_is_served_unless_turned_off_and_http_can_be_off() {
     on.shutdown().await;
     off.shutdown().await;
 }
+
+/// The binary, started with `args`: its stdout lines until one contains `until` (bounded).
+struct Binary {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Binary {
+    fn start(args: &[&str]) -> Binary {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xray-local"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Binary { child, lines }
+    }
+
+    fn line_with(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {text:?} in {seen:?}");
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_binary_prints_the_console_url_serves_it_and_warns_off_loopback() {
+    let binary = Binary::start(&["--listen", "127.0.0.1:0", "--max-traces", "7"]);
+    let line = binary.line_with("console: ");
+    let url = line.split_whitespace().nth(1).expect("a URL").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with('/'), "{line}");
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let status: Value =
+        serde_json::from_str(&reqwest::get(format!("{url}local/status")).await.unwrap().text().await.unwrap()).unwrap();
+    assert_eq!(status["max_traces"], 7);
+    drop(binary);
+
+    let no_ui = Binary::start(&["--listen", "127.0.0.1:0", "--no-ui"]);
+    assert!(no_ui.line_with("X-Ray API and sampling proxy on tcp://").contains("console off"));
+    drop(no_ui);
+
+    let open = Binary::start(&["--listen", "0.0.0.0:0"]);
+    let warning = open.line_with("warning:");
+    assert!(warning.contains("not loopback") && warning.contains("console"), "{warning}");
+    drop(open);
+
+    let dir = std::env::temp_dir().join(format!("xray-local-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.json");
+    std::fs::write(&rules, "{\"SamplingRuleRecords\": 3}").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xray-local"))
+        .args(["--listen", "127.0.0.1:0", "--sampling-rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SamplingRuleRecords must be a list"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
