@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run -p xray-examples --example microservices            # drive the traffic, print, exit
-//! cargo run -p xray-examples --example microservices -- --serve # keep both services up for curl
+//! cargo run -p xray-examples --example microservices -- --serve # then keep the services and the console up
 //! ```
 //!
 //! Segments go to an in-process `xray-local` unless `AWS_XRAY_DAEMON_ADDRESS` is set. Users are
@@ -88,17 +88,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users_addr = serve(user_management(users, format!("http://{notification_addr}"))).await?;
     println!("user-management on http://{users_addr}, notification on http://{notification_addr}");
 
-    if keep_serving {
-        println!("try: curl -X POST http://{users_addr}/usermgmt/user -H 'content-type: application/json' \\");
-        println!("          -d '{{\"name\":\"Carol\",\"email\":\"carol@example.com\"}}'");
-        println!("     curl http://{users_addr}/usermgmt/users");
-        println!("Ctrl-C stops.");
-        tokio::signal::ctrl_c().await?;
-        drop(xray);
-        destination.report(0).await;
-        return Ok(());
-    }
-
     let client = reqwest::Client::new();
     let mut unexpected = 0;
     for (method, path, body, expected) in traffic() {
@@ -113,6 +102,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mark = if status == expected { "" } else { "   <- unexpected" };
         unexpected += usize::from(status != expected);
         println!("{method:4} {path:26} -> {status}  {trace_header}{mark}");
+    }
+
+    if keep_serving {
+        // The walkthrough's traces are in the console already; more requests add to them.
+        xray.recorder().flush(Duration::from_secs(5));
+        if let Some(url) = destination.console_url() {
+            println!("\nconsole: {url}");
+        }
+        println!("try: curl -X POST http://{users_addr}/usermgmt/user -H 'content-type: application/json' \\");
+        println!("          -d '{{\"name\":\"Carol\",\"email\":\"carol@example.com\"}}'");
+        println!("     curl http://{users_addr}/usermgmt/users");
+        println!("Ctrl-C stops.");
+        tokio::signal::ctrl_c().await?;
+        drop(xray);
+        destination.report(0).await;
+        return Ok(());
     }
 
     // 7 user-management segments plus 2 notification segments.

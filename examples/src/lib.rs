@@ -81,6 +81,15 @@ impl Destination {
         }
     }
 
+    /// The web console's address, for an in-process `xray-local` (an external daemon's console,
+    /// if it has one, is its own business).
+    pub fn console_url(&self) -> Option<String> {
+        match self {
+            Self::Local(daemon) => Some(format!("http://{}/", daemon.local_addr())),
+            Self::External(_) => None,
+        }
+    }
+
     /// Waits for `documents` documents, then prints every trace, any problems xray-local found,
     /// and the service map. Returns the traces (none for an external daemon).
     pub async fn report(self, documents: u64) -> Vec<Trace> {
