@@ -33,6 +33,8 @@ enum Answer {
     Status(u16),
     /// Reads the request and never answers (until the receiver is dropped).
     Never,
+    /// Answers 503 to the first this many requests, then accepts.
+    FailFirst(usize),
 }
 
 /// One request as received.
@@ -59,11 +61,17 @@ impl Collector {
         let stop = Arc::new(AtomicBool::new(false));
         let (got, stopped) = (received.clone(), stop.clone());
         std::thread::spawn(move || {
-            let mut held = Vec::new();
+            let (mut held, mut served) = (Vec::new(), 0);
             while !stopped.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        if let Some(stream) = serve(stream, answer, &got) {
+                        let now = match answer {
+                            Answer::FailFirst(n) if served < n => Answer::Status(503),
+                            Answer::FailFirst(_) => Answer::Ok,
+                            other => other,
+                        };
+                        served += 1;
+                        if let Some(stream) = serve(stream, now, &got) {
                             held.push(stream);
                         }
                     }
@@ -169,6 +177,7 @@ fn serve(mut stream: TcpStream, answer: Answer, got: &Mutex<Vec<Received>>) -> O
         }
         Answer::Status(code) => reply(&format!("{code} Unavailable"), b"collector overloaded".to_vec()),
         Answer::Never => return Some(stream),
+        Answer::FailFirst(_) => unreachable!("resolved per request"),
     };
     let _ = stream.write_all(&bytes);
     None
@@ -484,7 +493,18 @@ fn refusals_and_partial_successes_are_counted() {
     let stats = recorder.stats();
     assert_eq!((stats.emitted, stats.dropped_send_error), (0, 2), "{stats:?}");
     assert_eq!(stats.daemon_unreachable_since, None, "it answered");
-    assert_eq!(refusing.requests(), 1, "one batch");
+    assert_eq!(refusing.requests(), 3, "one batch, tried again twice");
+    assert_eq!(otlp.otlp_stats().retries, 2);
+
+    // A collector that is back after one refusal gets the batch on the second try.
+    let restarting = Collector::start(Answer::FailFirst(1));
+    let otlp = Arc::new(OtlpEmitter::builder().with_endpoint(restarting.url()).build().unwrap());
+    let recorder = recorder_with(otlp.clone());
+    recorder.new_segment("a").end();
+    assert!(recorder.flush(WAIT));
+    assert_eq!((recorder.stats().emitted, recorder.stats().dropped_send_error), (1, 0));
+    assert_eq!((restarting.requests(), otlp.otlp_stats().retries), (2, 1));
+    assert_eq!(restarting.spans().len(), 2, "both tries carried the span");
 
     let partial = Collector::start(Answer::Partial(1));
     let otlp = Arc::new(OtlpEmitter::builder().with_endpoint(partial.url()).build().unwrap());

@@ -183,6 +183,8 @@ pub struct OtlpStats {
     /// In-progress documents not exported: the complete document with the same id follows,
     /// and OpenTelemetry backends would show a span exported twice twice.
     pub in_progress_skipped: u64,
+    /// Requests sent again after a retryable answer (429, 502, 503, 504).
+    pub retries: u64,
 }
 
 #[derive(Default)]
@@ -191,6 +193,7 @@ struct OtlpCounters {
     requests: AtomicU64,
     rejected_spans: AtomicU64,
     in_progress_skipped: AtomicU64,
+    retries: AtomicU64,
 }
 
 #[derive(Default)]
@@ -257,8 +260,10 @@ impl Shared {
 /// by [`with_queue_bytes`](OtlpEmitterBuilder::with_queue_bytes); what does not fit is dropped
 /// and counted. A collector that is down or answers an error costs the request's documents,
 /// counted in [`EmitterStats::dropped_send_error`] and logged (rate-limited), and is shown in
-/// [`EmitterStats::daemon_unreachable_since`]; a request is not retried, so that a collector
-/// that is down never holds back the documents behind it. [`flush`](Emitter::flush) waits
+/// [`EmitterStats::daemon_unreachable_since`]. A request the collector answers with a
+/// retryable status (429, 502, 503, 504) is tried again twice at most, after 100 and 400 ms; a
+/// refused connection or a timeout is not, so that a collector that is down never holds back
+/// the documents behind it. [`flush`](Emitter::flush) waits
 /// for what is queued, at most its timeout.
 ///
 /// In its [`stats`](Emitter::stats), `emitted` counts documents in requests the collector
@@ -322,6 +327,7 @@ impl OtlpEmitter {
             requests: get(&c.requests),
             rejected_spans: get(&c.rejected_spans),
             in_progress_skipped: get(&c.in_progress_skipped),
+            retries: get(&c.retries),
         }
     }
 }
@@ -416,6 +422,16 @@ struct Worker {
     headers: Vec<(String, String)>,
 }
 
+/// The statuses a collector answers when it is overloaded or restarting (OTLP's retryable
+/// responses).
+const RETRYABLE: [u16; 4] = [429, 502, 503, 504];
+
+/// How often a batch with a retryable answer is tried again.
+const MAX_RETRIES: u32 = 2;
+
+/// The wait before the first retry; the second waits four times as long.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
 /// One request being filled.
 #[derive(Default)]
 struct Batch {
@@ -508,7 +524,20 @@ impl Worker {
             max_len: 64 * 1024,
         };
         let c = &self.shared.counters;
-        let result = self.runtime.block_on(request.send());
+        let mut attempt = 0;
+        let result = loop {
+            let result = self.runtime.block_on(request.send());
+            // An overloaded or restarting collector says so: such a batch is tried again, twice
+            // at most and soon, unless the emitter is stopping. A refused connection or a
+            // timeout is not, so that a collector that is down holds nothing back.
+            let retryable = matches!(&result, Ok(r) if RETRYABLE.contains(&r.status));
+            if !retryable || attempt == MAX_RETRIES || self.shared.stop.load(Ordering::Acquire) {
+                break result;
+            }
+            std::thread::sleep(RETRY_BACKOFF * 4u32.pow(attempt));
+            attempt += 1;
+            Counters::add(&self.shared.otlp.retries, 1);
+        };
         let problem = match result {
             Ok(response) if (200..300).contains(&response.status) => {
                 self.shared.set_unreachable(false);
