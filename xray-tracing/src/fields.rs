@@ -47,7 +47,13 @@ const SECRET_WORDS: &[&str] = &[
     "private_key",
 ];
 
+/// The shortest of the [`SECRET_WORDS`].
+const SHORTEST_SECRET: usize = 5;
+
 fn is_secret(name: &str) -> bool {
+    if name.len() < SHORTEST_SECRET {
+        return false;
+    }
     // Field names are short: a lowercase copy on the stack would be premature; compare bytes.
     SECRET_WORDS
         .iter()
@@ -164,14 +170,14 @@ impl Recorded<'_> {
             attrs.record(&mut fields);
             fields.flush_direct()
         });
-        if let Some(rest) = rest {
+        if let Some(Some(rest)) = rest {
             rest.apply(entity, false);
         }
     }
 
     /// Writes the name, flags and namespace into `doc`, and returns what is left to apply
-    /// through the entity.
-    fn flush_direct(self) -> Recorded<'static> {
+    /// through the entity, if anything.
+    fn flush_direct(self) -> Option<Recorded<'static>> {
         let Self { doc, name, annotations, fault, error, throttle, namespace, exception, cause, with_metadata, .. } =
             self;
         if let Some(d) = doc {
@@ -185,7 +191,8 @@ impl Recorded<'_> {
                 d.namespace = namespace;
             }
         }
-        Recorded { annotations, exception, cause, with_metadata, ..Recorded::default() }
+        let nothing_left = annotations.is_empty() && exception.is_none() && cause.is_none();
+        (!nothing_left).then(|| Recorded { annotations, exception, cause, with_metadata, ..Recorded::default() })
     }
 
     fn push_metadata(&mut self, key: &'static str, value: Value) {
@@ -343,6 +350,7 @@ mod tests {
 
     #[test]
     fn secret_names_table() {
+        assert_eq!(SECRET_WORDS.iter().map(|w| w.len()).min(), Some(SHORTEST_SECRET));
         for (name, secret) in [
             ("password", true),
             ("user_password", true),
@@ -352,6 +360,8 @@ mod tests {
             ("user_id", false),
             ("tokenizer_model", true), // over-redacting is the safe side
             ("order", false),
+            ("n", false),
+            ("token", true),
         ] {
             assert_eq!(is_secret(name), secret, "{name}");
         }
