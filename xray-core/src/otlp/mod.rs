@@ -17,12 +17,11 @@
 //!
 //! ```
 //! use xray_core::{AlwaysSample, Recorder, otlp::OtlpEmitter};
-//! let recorder = Recorder::builder()
-//!     .with_service_name("orders")
-//!     .with_sampler(AlwaysSample)
-//!     .with_emitter(OtlpEmitter::builder().with_endpoint("http://127.0.0.1:4318/v1/traces").with_service_name("orders").build().unwrap())
-//!     .build()
-//!     .unwrap();
+//! # let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+//! # let url = format!("http://{closed}/v1/traces");
+//! // In production: OtlpEmitter::from_env() reads OTEL_EXPORTER_OTLP_ENDPOINT.
+//! let otlp = OtlpEmitter::builder().with_endpoint(url).with_service_name("orders").build().unwrap();
+//! let recorder = Recorder::builder().with_service_name("orders").with_sampler(AlwaysSample).with_emitter(otlp).build().unwrap();
 //! recorder.new_segment("orders").end();
 //! // No collector listens in this example: the segment is counted as not delivered.
 //! recorder.flush(std::time::Duration::from_secs(5));
