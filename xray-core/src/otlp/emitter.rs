@@ -34,7 +34,7 @@ pub enum OtlpError {
 }
 
 /// Configures an [`OtlpEmitter`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct OtlpEmitterBuilder {
     endpoint: String,
@@ -45,6 +45,21 @@ pub struct OtlpEmitterBuilder {
     max_request_bytes: usize,
     service_name: Option<String>,
     headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for OtlpEmitterBuilder {
+    /// Header values are left out: they may hold a token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpEmitterBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .field("queue_bytes", &self.queue_bytes)
+            .field("flush_interval", &self.flush_interval)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("service_name", &self.service_name)
+            .field("headers", &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl OtlpEmitterBuilder {
@@ -574,5 +589,21 @@ impl Worker {
             dropped = c.dropped_send_error.load(Ordering::Relaxed),
             "OTLP collector did not take a batch of X-Ray segments; is the collector running at this address?"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_checked_and_their_values_never_shown() {
+        let builder = OtlpEmitter::builder().with_header("X-Scope-OrgID", "secret-token");
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("X-Scope-OrgID") && !shown.contains("secret-token"), "{shown}");
+        for (name, value) in [("Bad Name", "v"), ("", "v"), ("X-Ok", "line\nbreak")] {
+            let err = OtlpEmitter::builder().with_header(name, value).build().unwrap_err();
+            assert!(matches!(err, OtlpError::Header(_)), "{name:?}: {err}");
+        }
     }
 }
