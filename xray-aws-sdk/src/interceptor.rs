@@ -80,15 +80,16 @@ impl Intercept for XrayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        // The current entity first: outside a trace and unsampled, no config-bag lookup.
+        let parent = current_quiet();
+        if parent.is_noop() {
+            return Ok(());
+        }
         let headers = context.request_mut().headers_mut();
-        match cfg.load::<AwsCall>().and_then(AwsCall::entity) {
-            Some(call) => inject(headers, call),
-            None => {
-                let parent = current_quiet();
-                if !parent.is_noop() && !parent.is_sampled() {
-                    inject(headers, &parent);
-                }
-            }
+        if !parent.is_sampled() {
+            inject(headers, &parent);
+        } else if let Some(call) = cfg.load::<AwsCall>().and_then(AwsCall::entity) {
+            inject(headers, call);
         }
         Ok(())
     }
@@ -99,6 +100,11 @@ impl Intercept for XrayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        // A call is recorded only in a sampled trace, which is current in every hook of its
+        // operation (the hooks run inside the operation's future).
+        if !current_quiet().is_sampled() {
+            return Ok(());
+        }
         let attempt = cfg.load::<RequestAttempts>().map(|a| a.attempts());
         if let Some(call) = cfg.get_mut_from_interceptor_state::<AwsCall>() {
             call.attempt_done(attempt, context.output_or_error(), context.response());
@@ -112,6 +118,9 @@ impl Intercept for XrayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if !current_quiet().is_sampled() {
+            return Ok(());
+        }
         let attempts = cfg.load::<RequestAttempts>().map(|a| a.attempts());
         if let Some(call) = cfg.get_mut_from_interceptor_state::<AwsCall>() {
             call.finish(context.output_or_error(), context.response(), attempts);
