@@ -311,6 +311,8 @@ async fn the_console_in_a_real_browser() {
     let daemon = LocalDaemon::builder()
         .with_listen("127.0.0.1:0".parse().expect("addr"))
         .with_quiet_period(Duration::from_millis(200))
+        // Below the 10,000 traces sent at the end, so the oldest are evicted.
+        .with_max_traces(5_000)
         .start()
         .await
         .expect("xray-local starts");
@@ -526,6 +528,7 @@ async fn the_console_in_a_real_browser() {
     }
     assert!(status["documents"].as_u64().unwrap_or(0) >= before + 10_000, "every datagram arrived: {status}");
     let max = status["max_traces"].as_u64().expect("max_traces");
+    assert_eq!(max, 5_000);
     assert!(status["traces"].as_u64().expect("traces") <= max, "{status}");
 
     browser.goto(&format!("{console}#/status")).await;
@@ -537,12 +540,14 @@ async fn the_console_in_a_real_browser() {
         )
         .await;
     assert!(shown.is_string());
-    if max < 10_000 {
-        let evicted = browser
-            .js("return document.querySelector(\"#status-cards [data-figure='evicted traces'] .value\")?.textContent")
-            .await;
-        assert_ne!(evicted, "0", "traces over the cap were evicted and the count is shown");
-    }
+    let evicted = browser
+        .wait_for(
+            "the evictions shown",
+            "return document.querySelector(\"#status-cards [data-figure='evicted traces'] .value\")?.textContent",
+            |v| v.as_str().is_some_and(|s| s.replace(',', "").parse::<u64>().is_ok_and(|n| n > 0)),
+        )
+        .await;
+    assert!(evicted.is_string(), "traces over the cap were evicted and the count is shown");
     browser.screenshot("status").await;
 
     browser.goto(&format!("{console}#/traces")).await;
@@ -595,4 +600,31 @@ async fn the_console_in_a_real_browser() {
     drop(driver);
     drop(xray);
     daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_the_console_the_api_still_answers() {
+    let daemon = LocalDaemon::builder()
+        .with_listen("127.0.0.1:0".parse().expect("addr"))
+        .with_console(false)
+        .start()
+        .await
+        .expect("xray-local starts");
+    let base = format!("http://{}", daemon.local_addr());
+    let http = reqwest::Client::new();
+    for path in ["/", "/console/app.js"] {
+        let resp = http.get(format!("{base}{path}")).send().await.expect("GET");
+        assert_eq!(resp.status(), 404, "{path} is not served with the console off");
+    }
+    let status = http.get(format!("{base}/local/status")).send().await.expect("status");
+    assert_eq!(status.status(), 200);
+
+    let on = LocalDaemon::builder().with_listen("127.0.0.1:0".parse().expect("addr")).start().await.expect("starts");
+    let page = http.get(format!("http://{}/", on.local_addr())).send().await.expect("GET /");
+    assert_eq!(page.status(), 200);
+    let policy = page.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe"), "{policy}");
+    assert!(page.text().await.expect("body").contains("/console/app.js"));
+    daemon.shutdown().await;
+    on.shutdown().await;
 }

@@ -1,4 +1,4 @@
-// Status: what xray-local holds against its caps, what it evicted, the documents it refused,
+// Status: what xray-local holds against its caps, what it evicted, the problems it found,
 // and the sampling rules it hands to SDKs.
 
 import * as api from './api.js';
@@ -39,10 +39,12 @@ export function statusView(root) {
       const n = (v) => (Number.isFinite(v) ? v.toLocaleString() : '-');
       replace(cards,
         card('traces', n(st.traces), 'held now'),
+        st.pending_traces !== undefined ? card('pending traces', n(st.pending_traces), 'still arriving') : null,
+        st.datagrams !== undefined ? card('datagrams', n(st.datagrams), 'received') : null,
         card('documents', n(st.documents), 'received'),
         card('evicted traces', n(st.evicted_traces), 'oldest first, over a cap'),
         card('bytes', bytes(st.bytes), 'held now'),
-        card('errors', n(st.errors), 'datagrams refused'));
+        card('errors', n(st.errors), 'problems of severity error (see each trace)'));
       replace(gauges,
         gauge('traces', st.traces, st.max_traces, n),
         gauge('memory', st.bytes, st.max_bytes, bytes));
