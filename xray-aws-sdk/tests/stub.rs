@@ -283,3 +283,25 @@ async fn a_header_the_caller_set_is_kept() {
     // The call is still recorded.
     assert_eq!(call(&doc, "GetItem")["http"]["response"]["status"], 200);
 }
+
+#[tokio::test]
+async fn an_operation_dropped_before_its_end_is_still_recorded() {
+    let slow = Server::start(|_| async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        respond(200, &[], "{}")
+    })
+    .await;
+    let client = dynamo(&slow.url());
+    let capture = Capture::new();
+    let segment = capture.recorder().new_segment("app");
+    let pending = client.get_item().table_name("orders").key("id", AttributeValue::S("1".into())).send();
+    let dropped = tokio::time::timeout(Duration::from_millis(200), pending.with_entity(segment.entity())).await;
+    assert!(dropped.is_err(), "the call should still be waiting");
+    segment.end();
+    let docs = capture.take();
+    assert_clean(&docs, &[]);
+    let s = call(&docs[0], "GetItem");
+    assert_eq!(s["error"], true);
+    assert_eq!(s["cause"]["exceptions"][0]["type"], "RequestCancelled");
+    assert!(s["end_time"].is_number());
+}
