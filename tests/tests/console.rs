@@ -456,10 +456,17 @@ async fn the_console_in_a_real_browser() {
             |v| v == true,
         )
         .await;
+    let url =
+        browser.js(&format!("return document.querySelector(\"tr[data-trace-id='{xss_trace}'] td.url\")?.title")).await;
+    assert_eq!(url, format!("http://x/{hostile}"), "the URL shows as its characters");
     browser.goto(&format!("{console}#/map")).await;
     browser
         .wait_for("the hostile node", "return [...document.querySelectorAll('#service-map g.node')].length", |v| v == 5)
         .await;
+    let node = browser
+        .js("return [...document.querySelectorAll('#service-map g.node title')].map(t => t.textContent).find(t => t.startsWith('<'))")
+        .await;
+    assert!(node.as_str().is_some_and(|t| t.starts_with(hostile)), "the node's name is its characters: {node}");
     let injected =
         browser.js("return [window.__xss ?? null, document.querySelectorAll('body script, body img').length]").await;
     assert_eq!(injected, json!([null, 0]), "no markup from a document was parsed");

@@ -129,7 +129,7 @@ function details(e) {
   return h('div', { class: 'entity-details' }, ...parts);
 }
 
-function waterfall(list) {
+function waterfall(list, open) {
   const starts = list.map((e) => e.doc.start_time).filter(Number.isFinite);
   const ends = list.map((e) => (Number.isFinite(e.doc.end_time) ? e.doc.end_time : e.doc.start_time)).filter(Number.isFinite);
   const t0 = Math.min(...starts);
@@ -166,6 +166,13 @@ function waterfall(list) {
       }
       more.hidden = !more.hidden;
       row.classList.toggle('open', !more.hidden);
+      if (more.hidden) open.delete(e.id);
+      else open.add(e.id);
+    }
+    // Rows opened before the trace changed (more documents arrived) stay open.
+    if (open.has(e.id)) {
+      open.delete(e.id);
+      toggle();
     }
     return [row, more];
   });
@@ -191,6 +198,7 @@ export function detailView(root, ctx, { arg }) {
   const body = h('div', {});
   replace(root, h('p', {}, h('a', { href: '#/traces' }, '\u2190 all traces')), h('h2', {}, 'Trace ', h('code', { id: 'trace-id' }, id)), head, body);
   let last = '';
+  const open = new Set();
   return {
     async refresh() {
       let t;
@@ -209,7 +217,7 @@ export function detailView(root, ctx, { arg }) {
       last = text;
       const docs = Array.isArray(t.documents) ? t.documents : [];
       const list = entities(docs);
-      const wf = waterfall(list);
+      const wf = waterfall(list, open);
       const rootDoc = list.find((e) => e.kind === 'segment')?.doc || {};
       const req = rootDoc.http?.request || {};
       const services = [...new Set(list.filter((e) => e.kind === 'segment').map((e) => String(e.doc.name)))];

@@ -24,7 +24,8 @@ function apply(el, attrs) {
 }
 
 function isSafeHref(href) {
-  return href.startsWith('#') || href.startsWith('/');
+  // "#..." or a path on this origin; not "//host" (another origin) or any scheme.
+  return href.startsWith('#') || (href.startsWith('/') && !href.startsWith('//') && !href.startsWith('/\\'));
 }
 
 function append(el, children) {
