@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Segments go to an in-process `xray-local` unless `AWS_XRAY_DAEMON_ADDRESS` is set. Users are
-//! stored in SQLite unless `DATABASE_URL` names a PostgreSQL or MySQL database. The services log
+//! stored in SQLite unless `DATABASE_URL` names a PostgreSQL or MySQL database. With
+//! `AWS_ENDPOINT_URL` set (e.g. a moto server), the notification service sends its e-mail
+//! through SES v2, recorded by `xray-aws-sdk` as an `SES` subsegment. The services log
 //! through `tracing`; each line logged inside a request carries its `AWS-XRAY-TRACE-ID`, and
 //! `#[instrument]`ed functions show as subsegments (`xray-tracing`).
 
@@ -134,6 +136,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if local && !whole_path_traced(&traces) {
         eprintln!("demo check FAILED: no trace holds user-management, its SQL, the call and notification");
         std::process::exit(1);
+    }
+    if std::env::var_os("AWS_ENDPOINT_URL").is_some() && local {
+        let ses_calls = traces
+            .iter()
+            .flat_map(|t| t.nodes())
+            .filter(|n| n.name() == "SES" && n.doc["aws"]["operation"] == "SendEmail")
+            .count();
+        if ses_calls == 0 {
+            eprintln!("demo check FAILED: no SES subsegment with aws.operation SendEmail");
+            std::process::exit(1);
+        }
+        println!("demo check: {ses_calls} SES subsegment(s) with aws.operation SendEmail");
     }
     if unexpected > 0 {
         eprintln!("demo check FAILED: {unexpected} request(s) answered an unexpected status");

@@ -2,8 +2,12 @@
 //! notification service to send messages, and the notification service.
 //!
 //! The only X-Ray code here is one `.layer(XrayLayer::new(..))` per router, the
-//! `XrayMiddleware` on the outbound client, the traced pools in [`Store`], and a few
-//! annotations and a subsegment where the walkthrough has them.
+//! `XrayMiddleware` on the outbound client, the traced pools in [`Store`], the
+//! `XrayInterceptor` on the SES client, and a few annotations and a subsegment where the
+//! walkthrough has them.
+//!
+//! The notification service sends its e-mail through SES v2 (`aws-sdk-sesv2`) when
+//! `AWS_ENDPOINT_URL` is set, and only records a local `send-email` subsegment otherwise.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -131,6 +135,37 @@ async fn notify(State(app): State<Arc<UserManagement>>, Json(body): Json<NotifyR
 pub struct Notification {
     outbox: Store,
     next_id: AtomicI64,
+    /// SES, when `AWS_ENDPOINT_URL` names an endpoint.
+    ses: Option<aws_sdk_sesv2::Client>,
+    /// The sender's identity, created in SES once.
+    sender_ready: tokio::sync::OnceCell<()>,
+}
+
+/// The address the notification service sends from.
+const SENDER: &str = "noreply@example.com";
+
+/// An SES v2 client for `AWS_ENDPOINT_URL` (region `AWS_REGION`, else `us-east-1`; the
+/// credentials of `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, else test ones), traced by
+/// `XrayInterceptor`; `None` when the variable is unset. Its HTTP client speaks plain HTTP,
+/// for a local emulator.
+pub fn ses_from_env() -> Option<aws_sdk_sesv2::Client> {
+    use aws_sdk_sesv2::config::{BehaviorVersion, Builder, Credentials, Region};
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty())?;
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let credentials = Credentials::new(
+        var("AWS_ACCESS_KEY_ID", "testing"),
+        var("AWS_SECRET_ACCESS_KEY", "testing"),
+        None,
+        None,
+        "env",
+    );
+    let config = Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(var("AWS_REGION", "us-east-1")))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http());
+    Some(aws_sdk_sesv2::Client::from_conf(xray_aws_sdk::instrument(config).build()))
 }
 
 /// Body of `POST /notification/send`.
@@ -141,9 +176,11 @@ pub struct SendRequest {
 }
 
 /// The notification router: `POST /notification/send`. Recipients at `bounce.example` fail,
-/// as a mail provider outage would.
+/// as a mail provider outage would. The e-mail goes through SES when `AWS_ENDPOINT_URL` is set
+/// ([`ses_from_env`]).
 pub fn notification(outbox: Store) -> Router {
-    let state = Arc::new(Notification { outbox, next_id: AtomicI64::new(1) });
+    let ses = ses_from_env();
+    let state = Arc::new(Notification { outbox, next_id: AtomicI64::new(1), ses, sender_ready: Default::default() });
     Router::new()
         .route("/notification/send", post(send))
         .with_state(state)
@@ -160,8 +197,12 @@ async fn send(State(app): State<Arc<Notification>>, Json(body): Json<SendRequest
         if !ok {
             tracing::warn!("the mail provider bounced the message");
             email.set_fault();
+            return false;
         }
-        ok
+        match &app.ses {
+            Some(ses) => send_through_ses(&app, ses, &body).await,
+            None => true,
+        }
     })
     .await;
     if !delivered {
@@ -171,5 +212,41 @@ async fn send(State(app): State<Arc<Notification>>, Json(body): Json<SendRequest
     match app.outbox.store_message(id, &body.recipient, &body.message).await {
         Ok(()) => reply(StatusCode::OK, json!({"id": id})),
         Err(err) => reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": err.to_string()})),
+    }
+}
+
+/// Sends the e-mail through SES: an `SES` subsegment with `aws.operation` `SendEmail` (and,
+/// the first time, `CreateEmailIdentity` for the sender).
+async fn send_through_ses(app: &Notification, ses: &aws_sdk_sesv2::Client, body: &SendRequest) -> bool {
+    use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+    let ready = app
+        .sender_ready
+        .get_or_try_init(|| async { ses.create_email_identity().email_identity(SENDER).send().await.map(|_| ()) })
+        .await;
+    if let Err(err) = ready {
+        tracing::warn!("SES did not take the sender identity: {err}");
+        return false;
+    }
+    let text = |data: &str| Content::builder().data(data).build();
+    let (Ok(subject), Ok(message)) = (text("Notification"), text(&body.message)) else { return false };
+    let content = EmailContent::builder()
+        .simple(Message::builder().subject(subject).body(Body::builder().text(message).build()).build())
+        .build();
+    let sent = ses
+        .send_email()
+        .from_email_address(SENDER)
+        .destination(Destination::builder().to_addresses(&body.recipient).build())
+        .content(content)
+        .send()
+        .await;
+    match sent {
+        Ok(out) => {
+            tracing::info!(message_id = out.message_id().unwrap_or("-"), "e-mail sent through SES");
+            true
+        }
+        Err(err) => {
+            tracing::warn!("SES did not send the e-mail: {}", aws_sdk_sesv2::error::DisplayErrorContext(&err));
+            false
+        }
     }
 }
