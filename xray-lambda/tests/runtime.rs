@@ -239,3 +239,26 @@ async fn lambda_http_requests_are_subsegments_with_the_http_block() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(api.documents().len(), 2);
 }
+
+#[tokio::test]
+async fn lambda_http_requests_without_x_ray_context_continue_their_traceparent() {
+    let invocations = vec![Invocation::with_traceparent(31, api_gateway_event("/orders/9"))];
+    let api = RuntimeApi::start(invocations).await;
+    let _child = api.spawn_function("http", &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")]);
+    let outcomes = api.wait_for_outcomes(1).await;
+    let outcome = &outcomes[0];
+    assert_eq!(outcome.kind, "response", "{outcome:#?}");
+    let invocation = &outcome.invocation;
+    // Flushed before the response: the function's own segment in the caller's trace.
+    let [doc] = outcome.documents_before.as_slice() else { panic!("one document: {outcome:#?}") };
+    xray_tests::assert_valid(doc);
+    assert!(doc.get("type").is_none(), "a segment: {doc:#}");
+    assert_eq!(doc["name"], FUNCTION_NAME);
+    assert_eq!(doc["trace_id"], invocation.root.as_str());
+    assert_eq!(doc["parent_id"], invocation.parent.as_str(), "the caller's span");
+    assert_eq!(doc["origin"], xray_lambda::FUNCTION_ORIGIN);
+    assert_eq!(doc["aws"]["request_id"], invocation.request_id.as_str());
+    let request = &doc["subsegments"][0];
+    assert_eq!(request["http"]["response"]["status"], 200);
+    assert_eq!(request["subsegments"][0]["name"], "load-order");
+}

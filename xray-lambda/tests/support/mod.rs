@@ -33,6 +33,9 @@ pub struct Invocation {
     pub parent: String,
     pub sampled: bool,
     pub payload: Value,
+    /// Whether Lambda hands out an X-Ray trace header (`Lambda-Runtime-Trace-Id`); without
+    /// one, `root` and `parent` are the trace and span of the event's own `traceparent`.
+    pub xray: bool,
 }
 
 impl Invocation {
@@ -44,6 +47,22 @@ impl Invocation {
             parent: format!("{:016x}", 0x5399_5c3f_0000_0000_u64 + u64::from(n)),
             sampled,
             payload,
+            xray: true,
+        }
+    }
+
+    /// Invocation `n` without X-Ray context, its HTTP event `payload` carrying a sampled
+    /// `traceparent` of an OpenTelemetry trace (`root`, `parent` in X-Ray's form).
+    pub fn with_traceparent(n: u32, mut payload: Value) -> Self {
+        let (trace, span) = (format!("4bf92f35{n:024x}"), format!("{:016x}", 0x00f0_67aa_0000_0000_u64 + u64::from(n)));
+        payload["headers"]["traceparent"] = Value::String(format!("00-{trace}-{span}-01"));
+        Self {
+            request_id: format!("req-{n:04}"),
+            root: format!("1-{}-{}", &trace[..8], &trace[8..]),
+            parent: span,
+            sampled: true,
+            payload,
+            xray: false,
         }
     }
 
@@ -182,14 +201,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         state.max_in_flight.fetch_max(now, Ordering::SeqCst);
         state.handed_out.lock().unwrap().push(invocation.clone());
         let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 60_000;
-        let response = Response::builder()
+        let mut response = Response::builder()
             .header("content-type", "application/json")
             .header("Lambda-Runtime-Aws-Request-Id", &invocation.request_id)
             .header("Lambda-Runtime-Deadline-Ms", deadline.to_string())
-            .header("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN)
-            .header("Lambda-Runtime-Trace-Id", invocation.header())
-            .body(Full::new(Bytes::from(invocation.payload.to_string())))
-            .unwrap();
+            .header("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN);
+        if invocation.xray {
+            response = response.header("Lambda-Runtime-Trace-Id", invocation.header());
+        }
+        let response = response.body(Full::new(Bytes::from(invocation.payload.to_string()))).unwrap();
         return Ok(response);
     }
     let Some((id, kind)) = rest.split_once('/') else {
