@@ -230,6 +230,9 @@ mod tests {
     #[test]
     fn publish_sets_each_metric_from_its_field() {
         let recorder = DebuggingRecorder::new();
+        // `..default()` so that a counter added to EmitterStats does not break this test before
+        // it is published here.
+        #[allow(clippy::needless_update)]
         let stats = EmitterStats {
             enqueued: 1,
             emitted: 2,
@@ -244,6 +247,7 @@ mod tests {
             dropped_encode_error: 10,
             split: 11,
             truncated: 12,
+            ..EmitterStats::default()
         };
         metrics::with_local_recorder(&recorder, || publish(&stats));
         let c = MetricKind::Counter;
