@@ -459,9 +459,27 @@ async fn the_console_in_a_real_browser() {
     let url =
         browser.js(&format!("return document.querySelector(\"tr[data-trace-id='{xss_trace}'] td.url\")?.title")).await;
     assert_eq!(url, format!("http://x/{hostile}"), "the URL shows as its characters");
+
+    // Live: a trace that arrives while the list is open appears without a reload.
+    let page = browser.js("window.__page = 'kept'; return 1").await;
+    assert_eq!(page, 1);
+    let live_trace = trace_id(now(), 0x11fe);
+    udp.send_to(&datagram(&live_trace, "000000000000011f", "live", now(), json!({})), daemon_addr).expect("send");
+    browser
+        .wait_for(
+            "the new trace listed live",
+            &format!("return !!document.querySelector(\"tr[data-trace-id='{live_trace}']\")"),
+            |v| v == true,
+        )
+        .await;
+    assert_eq!(browser.js("return window.__page").await, "kept", "the page was not reloaded");
     browser.goto(&format!("{console}#/map")).await;
     browser
-        .wait_for("the hostile node", "return [...document.querySelectorAll('#service-map g.node')].length", |v| v == 5)
+        .wait_for(
+            "the hostile and live nodes",
+            "return [...document.querySelectorAll('#service-map g.node')].length",
+            |v| v == 6,
+        )
         .await;
     let node = browser
         .js("return [...document.querySelectorAll('#service-map g.node title')].map(t => t.textContent).find(t => t.startsWith('<'))")
@@ -471,7 +489,7 @@ async fn the_console_in_a_real_browser() {
         browser.js("return [window.__xss ?? null, document.querySelectorAll('body script, body img').length]").await;
     assert_eq!(injected, json!([null, 0]), "no markup from a document was parsed");
 
-    // A wide map: one service calling 50 hosts. Every node and name stays readable (nothing
+    // A wide map: one service calling 50 hosts (57 nodes with the others). Every node and name stays readable (nothing
     // overlaps), and all of them are drawn.
     let fanout = trace_id(now(), 0xfa);
     let start = now();
@@ -487,7 +505,7 @@ async fn the_console_in_a_real_browser() {
     daemon.wait_for_trace(&fanout, Duration::from_secs(10)).await.expect("the fan-out trace arrives");
     browser.goto(&format!("{console}#/map")).await;
     browser
-        .wait_for("the wide map", "return document.querySelectorAll('#service-map g.node').length", |v| v == 56)
+        .wait_for("the wide map", "return document.querySelectorAll('#service-map g.node').length", |v| v == 57)
         .await;
     let overlaps = browser
         .js("const boxes = [...document.querySelectorAll('#service-map g.node')].flatMap(g => \
@@ -577,10 +595,16 @@ async fn the_console_in_a_real_browser() {
     browser
         .wait_for(
             "analytics under load",
-            "return document.querySelector(\"#filtered-stats [data-figure='fault rate'] .value\")?.textContent",
-            |v| v.is_string(),
+            "return document.querySelector(\"#filtered-stats [data-figure='traces'] .value\")?.textContent",
+            |v| v == "1000+",
         )
         .await;
+    // The newest 1,000 traces are n = 9,000..9,999: every 10th a fault, every 25th (n % 25 == 1) an error.
+    let rates = browser
+        .js("return ['fault rate', 'error rate', 'throttle rate'].map(k => \
+             document.querySelector(`#filtered-stats [data-figure='${k}'] .value`)?.textContent)")
+        .await;
+    assert_eq!(rates, json!(["10%", "4.0%", "0%"]), "the filtered set's rates");
     browser
         // The demo's traces were the oldest, evicted over the cap: "load" is what is held.
         .wait_for(
