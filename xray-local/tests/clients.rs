@@ -1,5 +1,6 @@
 //! Real clients against xray-local: traces sent by this SDK's recorder and by the official
-//! X-Ray SDK for Python, queried with boto3's X-Ray client (`endpoint_url` pointed here).
+//! X-Ray SDK for Python, queried with boto3's X-Ray client (`endpoint_url` pointed here); and
+//! the Python SDK's centralized-sampling connector reading rules and targets from the proxy.
 //!
 //! Needs `XRAY_TEST_PYTHON`: a Python with `boto3` and `aws-xray-sdk` (`.ci/run` makes one).
 //! Without it the test is skipped, visibly; under `CI` it fails instead.
@@ -137,4 +138,39 @@ async fn boto3_reads_traces_sent_by_this_sdk_and_the_python_sdk() {
     assert_eq!(out["bad_filter"]["code"], "InvalidRequestException");
     assert!(out["bad_filter"]["message"].as_str().unwrap().contains("at position"), "{out}");
     daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdks_sampling_connector_reads_rules_and_targets_from_the_proxy() {
+    let Some(python) = python() else { return };
+    let dir = std::env::temp_dir().join(format!("xray-local-py-sampling-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.json");
+    std::fs::write(
+        &rules,
+        r#"[{"RuleName": "orders", "Priority": 5, "FixedRate": 0.5, "ReservoirSize": 3, "ServiceName": "py-orders"}]"#,
+    )
+    .unwrap();
+    let daemon = LocalDaemon::builder()
+        .with_listen("127.0.0.1:0".parse().unwrap())
+        .with_sampling_rules(&rules)
+        .start()
+        .await
+        .unwrap();
+    let addr = daemon.local_addr();
+    let out =
+        run_script(&python, "sampling_check.py", vec![addr.ip().to_string(), addr.port().to_string()], vec![]).await;
+    assert_eq!(
+        out["rules"],
+        json!([{"name": "orders", "rate": 0.5, "can_borrow": true, "priority": 5},
+               {"name": "Default", "rate": 0.05, "can_borrow": true, "priority": 10000}]),
+        "{out}"
+    );
+    assert_eq!(out["targets"]["orders"]["quota"], 3);
+    assert_eq!(out["targets"]["orders"]["rate"], 0.5);
+    assert_eq!(out["targets"]["orders"]["interval"], 10);
+    assert!(out["targets"]["orders"]["TTL"].as_f64().unwrap() > out["last_modified"].as_f64().unwrap());
+    assert_eq!(out["matched"], json!({"py-orders": "orders", "other": "Default"}));
+    daemon.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
 }
