@@ -105,6 +105,28 @@ fn window(extra: Value) -> Value {
 }
 
 #[tokio::test]
+async fn error_and_fault_are_the_root_segments_throttle_and_partial_any_documents() {
+    let daemon = daemon().await;
+    let id = trace_id(1_700_000_000, 3);
+    let mut docs = shop_trace(&id, 1, 200);
+    // The downstream service failed and was throttled; the entry point handled it and answered 200.
+    docs[1]["fault"] = json!(true);
+    docs[1]["error"] = json!(true);
+    docs[1]["throttle"] = json!(true);
+    sent(&daemon, &id, &docs).await;
+
+    let answer = post(&daemon, "/TraceSummaries", window(json!({}))).await;
+    let s = &answer["TraceSummaries"][0];
+    assert_eq!(s["Id"], id.as_str());
+    assert_eq!((&s["HasFault"], &s["HasError"], &s["HasThrottle"]), (&json!(false), &json!(false), &json!(true)));
+    // The same reading as the filter keywords: `fault` does not find it, the service's does.
+    for (expression, matches) in [("fault", false), ("ok", true), ("service(\"api\") { fault }", true)] {
+        let answer = post(&daemon, "/TraceSummaries", window(json!({"FilterExpression": expression}))).await;
+        assert_eq!(answer["TraceSummaries"].as_array().unwrap().len(), usize::from(matches), "{expression}");
+    }
+}
+
+#[tokio::test]
 async fn trace_summaries_hold_the_services_http_flags_and_annotations() {
     let daemon = daemon().await;
     let (ok, fault) = (trace_id(1_700_000_000, 1), trace_id(1_700_000_000, 2));

@@ -44,8 +44,11 @@ pub(crate) fn summary(trace: &Trace) -> Value {
     if let Some(ms) = root.and_then(Node::duration_ms) {
         out.insert("ResponseTime".into(), json!(ms / 1000.0));
     }
-    out.insert("HasFault".into(), json!(nodes.iter().any(|n| n.fault())));
-    out.insert("HasError".into(), json!(nodes.iter().any(|n| n.error())));
+    // As the service documents them: error and fault are the root segment's (what the caller
+    // saw, the same as the filter keywords `error` and `fault`), throttle and partial any
+    // document's.
+    out.insert("HasFault".into(), json!(root.is_some_and(Node::fault)));
+    out.insert("HasError".into(), json!(root.is_some_and(Node::error)));
     out.insert("HasThrottle".into(), json!(nodes.iter().any(|n| n.throttle())));
     out.insert("IsPartial".into(), json!(nodes.iter().any(|n| n.in_progress())));
     if let Some(root) = root {
