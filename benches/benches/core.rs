@@ -38,7 +38,8 @@ use xray_core::emit::Encoder;
 use xray_core::integration::SegmentDocument;
 use xray_core::{AlwaysSample, Emitter, EntityId, Recorder, TraceHeader, TraceId, UdpEmitter};
 
-/// Serializes each document into a reused buffer, as the emitter thread does, then drops it.
+/// Serializes each document into a reused buffer, as `UdpEmitter` does on the producer's thread, then
+/// drops it.
 #[derive(Default)]
 struct SerializingNullEmitter(Mutex<Encoder>);
 
@@ -51,9 +52,9 @@ impl Emitter for SerializingNullEmitter {
     }
 }
 
-/// The simple design the two-thread `UdpEmitter` is measured against: one thread that takes
-/// the whole queue, serializes it and sends it with `sendmmsg` (the same batching, no second
-/// thread, no channel).
+/// The simple design `UdpEmitter` is measured against: one thread that takes the whole queue of
+/// documents, serializes it and sends it with `sendmmsg` (the same batching; `UdpEmitter`
+/// serializes on the producers' threads and its thread only sends).
 struct OneThreadEmitter {
     shared: Arc<(Mutex<OneThreadQueue>, Condvar)>,
 }
@@ -223,7 +224,8 @@ fn send_round(udp: &UdpEmitter, docs: Vec<SegmentDocument>) {
 fn emitter(c: &mut Criterion) {
     let receiver = DrainingReceiver::start();
     let doc = w_document();
-    // The request thread's cost of a push. Pushes are timed in rounds of 1,000 with the emitter
+    // The request thread's cost of a push: serializing into a recycled buffer and queueing it.
+    // Pushes are timed in rounds of 1,000 with the emitter
     // asleep (no timer, no batch wake-up), so that its threads and the receiver do not share the
     // two cores with the pushes; the queue is drained between rounds, untimed.
     let asleep = UdpEmitter::builder(receiver.addr())
@@ -252,8 +254,7 @@ fn emitter(c: &mut Criterion) {
     assert_eq!(asleep.stats().dropped_queue_full, 0);
     // Pacing off: this measures the emitter's machinery against the send floors; the default
     // pacing (a budget per interval, for the daemon's receive buffer) would set the rate instead.
-    // And a queue that takes a whole round: the default 16 MiB cap counts about 8 KB of heap per
-    // W, so a round of 2,048 could reach it while the sender is behind.
+    // And a queue that surely takes a whole round (the cap counts each W's buffer, about 1 KiB).
     let udp = UdpEmitter::builder(receiver.addr())
         .with_send_budget(0, Duration::ZERO)
         .with_queue_bytes(64 << 20)
@@ -271,8 +272,8 @@ fn emitter(c: &mut Criterion) {
     group.bench_function("throughput", |b| {
         b.iter_batched(round, |docs| send_round(&udp, docs), BatchSize::PerIteration)
     });
-    // The same two threads without segmented sends: against the one-thread baseline below (which
-    // sends with sendmmsg too), this is what the second thread alone is worth.
+    // Without segmented sends: against the one-thread baseline below (which sends with sendmmsg
+    // too), what moving serialization off the emitter's thread is worth.
     let unsegmented = UdpEmitter::builder(receiver.addr())
         .with_send_budget(0, Duration::ZERO)
         .with_queue_bytes(64 << 20)
