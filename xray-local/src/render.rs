@@ -126,7 +126,9 @@ fn details(node: &Node) -> Vec<String> {
     if let Some(Value::Object(annotations)) = node.doc.get("annotations")
         && !annotations.is_empty()
     {
-        let pairs: Vec<String> = annotations.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // Sorted by key, whichever map order serde_json was built with.
+        let mut pairs: Vec<String> = annotations.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.sort_unstable();
         lines.push(shorten(&format!("annotations: {}", pairs.join(", ")), 160));
     }
     if node.doc.get("sql").is_some() {

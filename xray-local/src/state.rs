@@ -107,7 +107,7 @@ impl Received {
                 Ok(doc) => {
                     // Keep the bytes as sent when they already fit on one line.
                     let line = if body.contains(&b'\n') || body.contains(&b'\r') {
-                        doc.to_string()
+                        compact(body)
                     } else {
                         String::from_utf8_lossy(body).into_owned()
                     };
@@ -261,6 +261,28 @@ impl State {
     }
 }
 
+/// A valid JSON text on one line: whitespace outside strings removed, keys in the order sent
+/// (re-serializing the parsed value would reorder them unless serde_json keeps insertion order).
+fn compact(json: &[u8]) -> String {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn protocol_kind(e: &ProtocolError) -> ProblemKind {
     match e {
         ProtocolError::TooLarge { .. } => ProblemKind::DatagramTooLarge,
@@ -407,9 +429,9 @@ mod tests {
         let spaced = r#"{ "b": 1,  "a": 2 }"#;
         let (_, line) = ingest(&mut state, &datagram(&format!("{spaced}\n")), None, Instant::now());
         assert_eq!(line.as_deref(), Some(spaced));
-        let pretty = "{\n  \"b\": 1,\n  \"a\": 2\n}";
+        let pretty = "{\n  \"b\": 1,\n  \"a\": [2, \"x \\\" y\"]\n}";
         let (_, line) = ingest(&mut state, &datagram(pretty), None, Instant::now());
-        assert_eq!(line.as_deref(), Some(r#"{"a":2,"b":1}"#));
+        assert_eq!(line.as_deref(), Some(r#"{"b":1,"a":[2,"x \" y"]}"#));
     }
 
     #[test]
