@@ -100,15 +100,7 @@ impl Intercept for XrayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // A call is recorded only in a sampled trace, which is current in every hook of its
-        // operation (the hooks run inside the operation's future).
-        if !current_quiet().is_sampled() {
-            return Ok(());
-        }
-        let attempt = cfg.load::<RequestAttempts>().map(|a| a.attempts());
-        if let Some(call) = cfg.get_mut_from_interceptor_state::<AwsCall>() {
-            call.attempt_done(attempt, context.output_or_error(), context.response());
-        }
+        with_call(cfg, |call, attempt| call.attempt_done(attempt, context.output_or_error(), context.response()));
         Ok(())
     }
 
@@ -118,13 +110,20 @@ impl Intercept for XrayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if !current_quiet().is_sampled() {
-            return Ok(());
-        }
-        let attempts = cfg.load::<RequestAttempts>().map(|a| a.attempts());
-        if let Some(call) = cfg.get_mut_from_interceptor_state::<AwsCall>() {
-            call.finish(context.output_or_error(), context.response(), attempts);
-        }
+        with_call(cfg, |call, attempts| call.finish(context.output_or_error(), context.response(), attempts));
         Ok(())
+    }
+}
+
+/// Runs `f` on the operation's recording with the SDK's attempt count so far. A call is
+/// recorded only in a sampled trace, which is current in every hook of its operation (the
+/// hooks run inside the operation's future), so outside one the config bag is not read.
+fn with_call(cfg: &mut ConfigBag, f: impl FnOnce(&mut AwsCall, Option<u32>)) {
+    if !current_quiet().is_sampled() {
+        return;
+    }
+    let attempts = cfg.load::<RequestAttempts>().map(|a| a.attempts());
+    if let Some(call) = cfg.get_mut_from_interceptor_state::<AwsCall>() {
+        f(call, attempts);
     }
 }
