@@ -44,7 +44,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
-use xray_benches::{Clock, PairTotals, bench_recorder, in_rounds, pin_to_current_cpu, serve};
+use xray_benches::{Clock, PairTotals, bench_recorder, in_rounds, pinned_server_runtime, serve};
 use xray_core::{NullEmitter, Recorder, TraceFutureExt};
 
 /// Calls per segment.
@@ -187,15 +187,8 @@ fn benches(c: &mut Criterion) {
     let clients = [None, Some(false), Some(true)].map(|i| client(endpoint, instant(), i));
     compare(c, "aws_sdk/own_work", Clock::ThreadCpu, &runtime, [&clients[0], &clients[1], &clients[2]]);
 
-    // A stub DynamoDB on loopback, sharing this thread's CPU (see `pin_to_current_cpu`).
-    let cpu = pin_to_current_cpu();
-    println!("aws_sdk/overhead: client and server pinned to CPU {cpu:?}");
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("bench-server")
-        .enable_all()
-        .build()
-        .expect("server runtime");
+    // A stub DynamoDB on loopback, sharing this thread's CPU.
+    let server = pinned_server_runtime("aws_sdk/overhead");
     let stub = axum::Router::new()
         .fallback(|| async { ([("x-amzn-requestid", "R1"), ("content-type", "application/x-amz-json-1.0")], ITEM) });
     let endpoint = format!("http://{}", serve(&server, stub));

@@ -45,7 +45,7 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use http::Extensions;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use tokio::runtime::Runtime;
-use xray_benches::{PairTotals, bench_recorder, hello_router, in_rounds, pin_to_current_cpu, serve};
+use xray_benches::{PairTotals, bench_recorder, hello_router, in_rounds, pinned_server_runtime, serve};
 use xray_core::{AlwaysSample, NullEmitter, Recorder, TraceFutureExt};
 use xray_reqwest::XrayMiddleware;
 
@@ -179,16 +179,7 @@ fn benches(c: &mut Criterion) {
     println!("{}", in_sampled.summary("reqwest/middleware_only, sampled (wall)", (0, "plain"), (1, "xray")));
     println!("{}", in_unsampled.summary("reqwest/middleware_only, unsampled (wall)", (0, "plain"), (1, "xray")));
 
-    // Before the server's thread starts, so that it shares this thread's CPU (see
-    // `pin_to_current_cpu`).
-    let cpu = pin_to_current_cpu();
-    println!("reqwest/overhead: client and server pinned to CPU {cpu:?}");
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("bench-server")
-        .enable_all()
-        .build()
-        .expect("server runtime");
+    let server = pinned_server_runtime("reqwest/overhead");
     let url = format!("http://{}/users/42", serve(&server, hello_router()));
     let plain = ClientBuilder::new(reqwest::Client::new()).build();
     let traced = ClientBuilder::new(reqwest::Client::new()).with(XrayMiddleware::default()).build();

@@ -131,6 +131,20 @@ pub fn serve(runtime: &tokio::runtime::Runtime, app: axum::Router) -> SocketAddr
     addr
 }
 
+/// A one-worker runtime for a loopback server that shares the calling thread's CPU: the
+/// thread is pinned first ([`pin_to_current_cpu`]), so the worker inherits the mask. Prints
+/// the CPU under `bench`'s name.
+pub fn pinned_server_runtime(bench: &str) -> tokio::runtime::Runtime {
+    let cpu = pin_to_current_cpu();
+    println!("{bench}: client and server pinned to CPU {cpu:?}");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-server")
+        .enable_all()
+        .build()
+        .expect("server runtime")
+}
+
 /// The recorder of the benched service `bench`: it samples every request (`sampled`) or
 /// none, and hands what it records to `emitter`.
 pub fn bench_recorder(sampled: bool, emitter: impl Emitter) -> Recorder {
