@@ -18,6 +18,7 @@
 //! | `xray_segments_dropped_total{reason="queue_full"}` | counter | `dropped_queue_full` |
 //! | `xray_segments_dropped_total{reason="send_error"}` | counter | `dropped_send_error` (datagrams the socket refused) |
 //! | `xray_segments_dropped_total{reason="encode_error"}` | counter | `dropped_encode_error` |
+//! | `xray_segments_dropped_total{reason="receive_buffer"}` | counter | `dropped_receive_buffer` (datagrams a loopback daemon's full buffer dropped) |
 //! | `xray_traces_dropped_total` | counter | `dropped_traces`: traces that lost a document |
 //! | `xray_segments_split_total` | counter | `split`: documents sent as several datagrams |
 //! | `xray_segments_truncated_total` | counter | `truncated`: documents with a field cut to fit |
@@ -69,7 +70,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 pub const SEGMENTS_ENQUEUED: &str = "xray_segments_enqueued_total";
 /// `xray_segments_emitted_total`: documents sent to the daemon.
 pub const SEGMENTS_EMITTED: &str = "xray_segments_emitted_total";
-/// `xray_segments_dropped_total`, labelled `reason` (`queue_full`, `send_error`, `encode_error`).
+/// `xray_segments_dropped_total`, labelled `reason` (`queue_full`, `send_error`, `encode_error`,
+/// `receive_buffer`).
 pub const SEGMENTS_DROPPED: &str = "xray_segments_dropped_total";
 /// `xray_traces_dropped_total`: traces that lost at least one document to a full queue.
 pub const TRACES_DROPPED: &str = "xray_traces_dropped_total";
@@ -99,6 +101,7 @@ pub fn publish(stats: &EmitterStats) {
     counter!(SEGMENTS_DROPPED, REASON => "queue_full").absolute(stats.dropped_queue_full);
     counter!(SEGMENTS_DROPPED, REASON => "send_error").absolute(stats.dropped_send_error);
     counter!(SEGMENTS_DROPPED, REASON => "encode_error").absolute(stats.dropped_encode_error);
+    counter!(SEGMENTS_DROPPED, REASON => "receive_buffer").absolute(stats.dropped_receive_buffer);
     counter!(TRACES_DROPPED).absolute(stats.dropped_traces);
     counter!(SEGMENTS_SPLIT).absolute(stats.split);
     counter!(SEGMENTS_TRUNCATED).absolute(stats.truncated);
@@ -247,6 +250,7 @@ mod tests {
             dropped_encode_error: 10,
             split: 11,
             truncated: 12,
+            dropped_receive_buffer: 13,
             ..EmitterStats::default()
         };
         metrics::with_local_recorder(&recorder, || publish(&stats));
@@ -260,6 +264,7 @@ mod tests {
             ("xray_queue_depth", (g, 8.0)),
             ("xray_segments_dropped_total{reason=encode_error}", (c, 10.0)),
             ("xray_segments_dropped_total{reason=queue_full}", (c, 6.0)),
+            ("xray_segments_dropped_total{reason=receive_buffer}", (c, 13.0)),
             ("xray_segments_dropped_total{reason=send_error}", (c, 9.0)),
             ("xray_segments_emitted_total", (c, 2.0)),
             ("xray_segments_enqueued_total", (c, 1.0)),

@@ -12,11 +12,13 @@ use crate::model::SegmentDocument;
 mod dropped;
 mod encode;
 mod gso;
+pub(crate) mod handled;
 mod health;
 pub(crate) mod json;
 #[cfg(feature = "test-util")]
 mod memory;
 mod pace;
+mod receiver;
 mod udp;
 
 pub use crate::error::EmitterError;
@@ -96,6 +98,10 @@ pub struct EmitterStats {
     pub daemon_unreachable_since: Option<std::time::SystemTime>,
     /// Datagrams the socket refused (daemon down, buffer full, network error).
     pub dropped_send_error: u64,
+    /// Datagrams a daemon on this host dropped because its receive buffer was full, read from
+    /// its socket's counter in `/proc/net/udp` (Linux, loopback daemons only; it counts other
+    /// senders' datagrams to that daemon too). The emitter slows its pace when it grows.
+    pub dropped_receive_buffer: u64,
     /// Documents that could not be serialized.
     pub dropped_encode_error: u64,
     /// Documents split into several datagrams because they passed 64,000 bytes.
@@ -114,6 +120,7 @@ pub(crate) struct Counters {
     pub(crate) batches: AtomicU64,
     pub(crate) dropped_queue_full: AtomicU64,
     pub(crate) dropped_send_error: AtomicU64,
+    pub(crate) dropped_receive_buffer: AtomicU64,
     pub(crate) dropped_encode_error: AtomicU64,
     pub(crate) split: AtomicU64,
     pub(crate) truncated: AtomicU64,
@@ -134,6 +141,7 @@ impl Counters {
             batches: get(&self.batches),
             dropped_queue_full: get(&self.dropped_queue_full),
             dropped_send_error: get(&self.dropped_send_error),
+            dropped_receive_buffer: get(&self.dropped_receive_buffer),
             dropped_encode_error: get(&self.dropped_encode_error),
             split: get(&self.split),
             truncated: get(&self.truncated),

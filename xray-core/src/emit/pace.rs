@@ -27,13 +27,25 @@ pub(crate) const DEFAULT_BUDGET: usize = 96 << 10;
 /// [`UdpEmitterBuilder::with_send_budget`](crate::UdpEmitterBuilder::with_send_budget)).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_micros(500);
 
+/// A receiver that drops datagrams slows the pace by halves down to this fraction of the
+/// configured rate.
+const MAX_SLOWDOWN: u32 = 64;
+
+/// After this long without a receiver's drop, a slowed pace doubles again (up to the
+/// configured rate).
+const RECOVER_AFTER: Duration = Duration::from_secs(1);
+
 /// A token bucket of charged bytes.
 #[derive(Debug)]
 pub(crate) struct Pacer {
     budget: u64,
+    /// The configured interval, and the one in force (longer after a receiver dropped).
+    base: Duration,
     interval: Duration,
     tokens: u64,
     refilled: Instant,
+    /// When the pace last changed for what the receiver did.
+    adapted: Instant,
 }
 
 impl Pacer {
@@ -41,10 +53,26 @@ impl Pacer {
     pub(crate) fn new(budget: usize, interval: Duration) -> Option<Self> {
         (budget > 0 && !interval.is_zero()).then(|| Self {
             budget: budget as u64,
+            base: interval,
             interval,
             tokens: budget as u64,
             refilled: Instant::now(),
+            adapted: Instant::now(),
         })
+    }
+
+    /// Follows what the receiver did since the last look: after drops the rate halves (down
+    /// to 1/[`MAX_SLOWDOWN`] of the configured one); after [`RECOVER_AFTER`] without any, a
+    /// slowed rate doubles again. Returns the interval in force.
+    pub(crate) fn adapt(&mut self, receiver_dropped: bool) -> Duration {
+        if receiver_dropped {
+            self.interval = (self.interval * 2).min(self.base * MAX_SLOWDOWN);
+            self.adapted = Instant::now();
+        } else if self.interval > self.base && self.adapted.elapsed() >= RECOVER_AFTER {
+            self.interval = (self.interval / 2).max(self.base);
+            self.adapted = Instant::now();
+        }
+        self.interval
     }
 
     /// The most one send may charge: a whole budget.
@@ -104,5 +132,20 @@ mod tests {
         // 25,000 bytes: a full bucket of 10,000 at once, the other 15,000 at 10,000 per 20 ms.
         assert!(start.elapsed() >= Duration::from_millis(29), "{:?}", start.elapsed());
         assert!(Pacer::new(0, Duration::from_millis(1)).is_none());
+    }
+
+    #[test]
+    fn drops_at_the_receiver_slow_the_pace_within_bounds() {
+        let base = Duration::from_micros(500);
+        let mut p = Pacer::new(10_000, base).unwrap();
+        assert_eq!(p.adapt(false), base, "no faster than configured");
+        assert_eq!(p.adapt(true), base * 2);
+        assert_eq!(p.adapt(false), base * 2, "recovery waits");
+        for _ in 0..20 {
+            p.adapt(true);
+        }
+        assert_eq!(p.interval, base * MAX_SLOWDOWN);
+        p.adapted -= RECOVER_AFTER;
+        assert_eq!(p.adapt(false), base * MAX_SLOWDOWN / 2);
     }
 }

@@ -20,7 +20,7 @@
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -29,8 +29,10 @@ use std::cell::RefCell;
 use super::dropped::DroppedTraces;
 use super::encode::{EncodeReport, Encoder};
 use super::gso::Planner;
+use super::handled::Handled;
 use super::health::Health;
 use super::pace::{DEFAULT_BUDGET, DEFAULT_INTERVAL, Pacer, charge};
+use super::receiver::{CHECK_EVERY, CHECK_SETTLED, ReceiverWatch};
 use super::{Counters, Emitter, EmitterStats};
 use crate::error::EmitterError;
 use crate::log::{log_event, log_limited};
@@ -107,8 +109,12 @@ impl UdpEmitterBuilder {
     /// every request sampled (the axum load bench's one worker: about 70,000), so pacing does
     /// not turn a busy service's segments into queue drops. The price: a daemon that stops
     /// reading for over a millisecond while the service sends at that full rate loses
-    /// datagrams unseen. Lower the rate for a daemon that shares a starved CPU, raise it
-    /// when its buffer is larger.
+    /// datagrams. For a daemon on this host (loopback: a sidecar, `xray-local`) the emitter
+    /// reads its socket's drop counter, counts the losses in
+    /// [`EmitterStats::dropped_receive_buffer`](crate::EmitterStats::dropped_receive_buffer)
+    /// and halves its rate after each (down to 1/64, recovering after a second without);
+    /// a remote daemon's losses cannot be seen. Lower the rate for a daemon that shares a
+    /// starved CPU, raise it when its buffer is larger.
     #[must_use]
     pub fn with_send_budget(mut self, bytes: usize, interval: Duration) -> Self {
         self.send_budget = bytes;
@@ -132,15 +138,15 @@ impl UdpEmitterBuilder {
             health: Health::new(self.daemon, self.tcp_probe),
             wake_batch: self.wake_batch,
             counters: WorkerCounters::default(),
-            handled: Mutex::new(0),
-            handled_cv: Condvar::new(),
+            handled: Handled::default(),
             stop: AtomicBool::new(false),
             thread: OnceLock::new(),
             daemon: self.daemon,
         });
         let max_segment = if self.segmentation { max_segment_payload(&socket) } else { None };
         let pacer = Pacer::new(self.send_budget, self.send_interval);
-        let sender = Sender { shared: shared.clone(), socket, max_segment, planner: Planner::default(), pacer };
+        let watch = ReceiverWatch::new(self.daemon);
+        let sender = Sender { shared: shared.clone(), socket, max_segment, planner: Planner::default(), pacer, watch };
         let worker = Worker { shared: shared.clone(), sender, interval: self.flush_interval };
         let handle = std::thread::Builder::new()
             .name("xray-emitter".into())
@@ -259,8 +265,7 @@ struct Shared {
     wake_batch: usize,
     counters: WorkerCounters,
     /// Documents taken off the queue and sent or dropped; flush waits on it.
-    handled: Mutex<u64>,
-    handled_cv: Condvar,
+    handled: Handled,
     stop: AtomicBool,
     thread: OnceLock<Thread>,
     daemon: SocketAddr,
@@ -275,12 +280,6 @@ impl Shared {
         if let Some(t) = self.thread.get() {
             t.unpark();
         }
-    }
-
-    fn mark_handled(&self, n: u64) {
-        let mut handled = self.handled.lock().unwrap_or_else(PoisonError::into_inner);
-        *handled += n;
-        self.handled_cv.notify_all();
     }
 }
 
@@ -370,20 +369,7 @@ impl Emitter for UdpEmitter {
         // Everything queued so far must be handled; documents dropped at the door never will be.
         let target = s.lock_queue().accepted;
         s.wake();
-        let mut handled = s.handled.lock().unwrap_or_else(PoisonError::into_inner);
-        while *handled < target {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            handled = s
-                .handled_cv
-                .wait_timeout(handled, (deadline - now).min(Duration::from_millis(50)))
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-            s.wake();
-        }
-        true
+        s.handled.wait_for(target, deadline, || s.wake())
     }
 
     fn stats(&self) -> EmitterStats {
@@ -399,7 +385,7 @@ impl Emitter for UdpEmitter {
         stats.dropped_encode_error = queue.dropped_encode_error;
         let accepted = queue.accepted;
         drop(queue);
-        let handled = *s.handled.lock().unwrap_or_else(PoisonError::into_inner);
+        let handled = s.handled.get();
         stats.queued = accepted.saturating_sub(handled);
         stats.daemon_unreachable_since = s.health.unreachable_since();
         stats
@@ -516,12 +502,16 @@ impl Worker {
                 (std::mem::take(&mut queue.docs), bytes)
             };
             backoff = if taken.is_empty() { (backoff * 2).min(MAX_IDLE_BACKOFF) } else { 1 };
+            if taken.is_empty() {
+                // The last look of a burst may have come too soon after the one before.
+                self.sender.watch_receiver(Duration::ZERO);
+            }
             if !taken.is_empty() {
                 for batch in taken.chunks(MAX_BATCH) {
                     self.sender.send(batch);
                 }
                 self.recycle(&mut taken, bytes);
-                self.shared.mark_handled(docs);
+                self.shared.handled.mark(docs);
             }
             if taken.capacity() > KEEP_DOCS {
                 // A burst's queue is not kept: its slack would escape the cap.
@@ -558,6 +548,8 @@ struct Sender {
     planner: Planner,
     /// `None` when sends are not paced.
     pacer: Option<Pacer>,
+    /// The daemon's drop counter, when the daemon is on this host.
+    watch: Option<ReceiverWatch>,
 }
 
 /// How often, per batch, a full socket buffer is waited out before datagrams are dropped.
@@ -579,6 +571,7 @@ impl Sender {
     fn send(&mut self, bufs: &[Vec<u8>]) {
         let Some(budget) = self.pacer.as_ref().map(Pacer::budget) else {
             self.send_now(bufs);
+            self.watch_receiver(CHECK_SETTLED);
             return;
         };
         let mut start = 0;
@@ -597,12 +590,32 @@ impl Sender {
             }
             self.send_now(&bufs[start..end]);
             start = end;
+            self.watch_receiver(if start < bufs.len() { CHECK_EVERY } else { CHECK_SETTLED });
+        }
+    }
+
+    /// Reads a loopback daemon's drop counter (unless it was read less than `gap` ago),
+    /// counts what it grew by, and paces to it.
+    fn watch_receiver(&mut self, gap: Duration) {
+        let Some(dropped) = self.watch.as_mut().and_then(|w| w.check(gap)) else { return };
+        let interval = self.pacer.as_mut().map(|p| p.adapt(dropped > 0));
+        if dropped > 0 {
+            self.shared.counters.dropped_receive_buffer.fetch_add(dropped, Ordering::Relaxed);
+            log_limited!(
+                Warn,
+                dropped,
+                ?interval,
+                "the X-Ray daemon's receive buffer overflowed and dropped datagrams; sending slower (see stats().dropped_receive_buffer)"
+            );
         }
     }
 
     /// Sends every buffer: runs of similar sizes segmented when the kernel can, the others
     /// one datagram each.
     fn send_now(&mut self, bufs: &[Vec<u8>]) {
+        if let Some(watch) = &mut self.watch {
+            watch.sent();
+        }
         let mut full_retries = 0;
         let Some(max_segment) = self.max_segment else {
             self.send_each(bufs, &mut full_retries);
@@ -721,14 +734,13 @@ mod tests {
             health: Health::new(daemon, None),
             wake_batch: 64,
             counters: WorkerCounters::default(),
-            handled: Mutex::new(0),
-            handled_cv: Condvar::new(),
+            handled: Handled::default(),
             stop: AtomicBool::new(false),
             thread: OnceLock::new(),
             daemon,
         });
         let max_segment = max_segment_payload(&socket);
-        (Sender { shared, socket, max_segment, planner: Planner::default(), pacer: None }, receiver)
+        (Sender { shared, socket, max_segment, planner: Planner::default(), pacer: None, watch: None }, receiver)
     }
 
     /// A JSON-like datagram of `n` bytes, `fill` repeated inside braces.

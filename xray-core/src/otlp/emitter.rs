@@ -2,7 +2,7 @@
 //! to spans and POSTs them in batches to the collector's OTLP/HTTP endpoint.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,6 +13,7 @@ use prost::Message;
 use super::endpoint::{DEFAULT_ENDPOINT, Endpoint, EndpointError};
 use super::map::{MapError, resource_spans, skipped};
 use crate::config::OtlpConfig;
+use crate::emit::handled::Handled;
 use crate::emit::{Counters, Emitter, EmitterStats};
 use crate::http_client::{HttpError, Request};
 use crate::log::{log_event, log_limited};
@@ -156,8 +157,7 @@ impl OtlpEmitterBuilder {
             wake_batch: self.wake_batch,
             counters: Counters::default(),
             otlp: OtlpCounters::default(),
-            handled: Mutex::new(0),
-            handled_cv: Condvar::new(),
+            handled: Handled::default(),
             unreachable_since: Mutex::new(None),
             closed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -226,8 +226,8 @@ struct Shared {
     wake_batch: usize,
     counters: Counters,
     otlp: OtlpCounters,
-    handled: Mutex<u64>,
-    handled_cv: Condvar,
+    /// Documents taken off the queue and sent or dropped; flush waits on it.
+    handled: Handled,
     unreachable_since: Mutex<Option<SystemTime>>,
     /// Set by `shutdown`: documents handed over afterwards are dropped.
     closed: AtomicBool,
@@ -246,12 +246,6 @@ impl Shared {
         if let Some(t) = self.thread.get() {
             t.unpark();
         }
-    }
-
-    fn mark_handled(&self, n: u64) {
-        let mut handled = self.handled.lock().unwrap_or_else(PoisonError::into_inner);
-        *handled += n;
-        self.handled_cv.notify_all();
     }
 
     fn set_unreachable(&self, down: bool) {
@@ -380,19 +374,7 @@ impl Emitter for OtlpEmitter {
             queue.enqueued - queue.dropped_queue_full
         };
         s.wake();
-        let mut handled = s.handled.lock().unwrap_or_else(PoisonError::into_inner);
-        while *handled < target {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            handled = s
-                .handled_cv
-                .wait_timeout(handled, (deadline - now).min(Duration::from_millis(50)))
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
+        s.handled.wait_for(target, deadline, || s.wake())
     }
 
     fn shutdown(&self, timeout: Duration) -> bool {
@@ -411,7 +393,7 @@ impl Emitter for OtlpEmitter {
         stats.dropped_queue_full = queue.dropped_queue_full;
         let accepted = queue.enqueued - queue.dropped_queue_full;
         drop(queue);
-        let handled = *s.handled.lock().unwrap_or_else(PoisonError::into_inner);
+        let handled = s.handled.get();
         stats.queued = accepted.saturating_sub(handled);
         stats.daemon_unreachable_since = *s.unreachable_since.lock().unwrap_or_else(PoisonError::into_inner);
         stats
@@ -512,7 +494,7 @@ impl Worker {
             }
             if n > 0 {
                 self.shared.lock_queue().in_flight -= taken_bytes;
-                self.shared.mark_handled(n);
+                self.shared.handled.mark(n);
             }
             if taken.capacity() > 1024 {
                 taken = Vec::new();
