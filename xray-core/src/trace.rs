@@ -116,15 +116,22 @@ impl Node {
         Arc::new(Self { id, link: TraceLink::Own(trace), parent: None, doc: Mutex::new(None) })
     }
 
-    /// A subsegment's node under `parent`.
+    /// A subsegment's node under `parent`. Its document is written into the node once the node
+    /// is allocated, rather than built first and then moved in (it is some 450 bytes).
     pub(crate) fn new_child(parent: &Arc<Self>, name: &str) -> Arc<Self> {
-        let doc = SegmentDocument::new(name, EntityId::new(), Timestamp::now());
-        Arc::new(Self {
-            id: doc.id,
+        let id = EntityId::new();
+        let start = Timestamp::now();
+        let mut node = Arc::new(Self {
+            id,
             link: TraceLink::Root(parent.trace_owner().clone()),
             parent: Some(parent.clone()),
-            doc: Mutex::new(Some(doc)),
-        })
+            doc: Mutex::new(None),
+        });
+        // Nothing else holds the new node yet, so `get_mut` always succeeds.
+        if let Some(node) = Arc::get_mut(&mut node) {
+            *node.doc.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(SegmentDocument::new(name, id, start));
+        }
+        node
     }
 
     /// The trace this node belongs to.
@@ -161,19 +168,24 @@ impl Node {
     /// Ends the entity: a segment goes to the emitter, a subsegment into its parent (or on its
     /// own, when the parent has ended or the trace keeps enough in memory).
     pub(crate) fn finish(&self) {
-        let Some(mut doc) = self.lock().take() else {
-            return;
-        };
-        doc.end_time = Some(Timestamp::now());
         let Some(parent) = &self.parent else {
+            let Some(mut doc) = self.lock().take() else { return };
+            doc.end_time = Some(Timestamp::now());
             self.trace().emit(doc);
             return;
         };
-        // Size the node without its children, then the children, so that no subtree is sized twice.
-        let children = std::mem::take(&mut doc.subsegments);
-        let own = doc.estimated_size();
+        // The document is completed and sized where it is, then moved once to the stack and once
+        // into its parent. It is sized without its children, then the children, so that no
+        // subtree is sized twice.
+        let mut slot = self.lock();
+        let Some(d) = slot.as_mut() else { return };
+        d.end_time = Some(Timestamp::now());
+        let children = std::mem::take(&mut d.subsegments);
+        let own = d.estimated_size();
         let total = own + children.iter().map(SegmentDocument::estimated_size).sum::<usize>();
-        doc.subsegments = children;
+        d.subsegments = children;
+        let Some(mut doc) = slot.take() else { return };
+        drop(slot);
         {
             let mut parent_doc = parent.lock();
             if let Some(parent_doc) = parent_doc.as_mut()

@@ -1,5 +1,7 @@
 //! Metadata: namespaced JSON values that are stored with a trace but not indexed.
 
+use std::borrow::Cow;
+
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -11,13 +13,17 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 pub const RESERVED_PREFIX: &str = "AWS.";
 
 /// The metadata of one entity: namespace → key → JSON value.
+///
+/// Most entities have one namespace, often a constant (`default`, an integration's own): its
+/// name is kept borrowed when it is `'static`, and the list of namespaces is allocated at its
+/// exact size for the first one.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(from = "std::collections::BTreeMap<String, Map<String, Value>>")]
-pub struct Metadata(Vec<(String, Map<String, Value>)>);
+pub struct Metadata(Vec<(Cow<'static, str>, Map<String, Value>)>);
 
 impl From<std::collections::BTreeMap<String, Map<String, Value>>> for Metadata {
     fn from(map: std::collections::BTreeMap<String, Map<String, Value>>) -> Self {
-        Self(map.into_iter().collect())
+        Self(map.into_iter().map(|(ns, m)| (Cow::Owned(ns), m)).collect())
     }
 }
 
@@ -28,27 +34,63 @@ impl Metadata {
         if namespace.starts_with(RESERVED_PREFIX) {
             return false;
         }
-        self.insert_unchecked(namespace, key, value);
+        self.insert_in(namespace, key, value);
         true
     }
 
-    /// Like [`insert`](Self::insert) but allows the reserved namespace (for SDK-internal data).
-    pub(crate) fn insert_unchecked(&mut self, namespace: &str, key: &str, value: Value) {
-        match self.0.iter_mut().find(|(ns, _)| ns == namespace) {
-            Some((_, map)) => {
-                map.insert(key.to_owned(), value);
-            }
-            None => {
-                let mut map = Map::new();
-                map.insert(key.to_owned(), value);
-                self.0.push((namespace.to_owned(), map));
-            }
+    /// Like [`insert`](Self::insert), for a namespace known at compile time (an integration's
+    /// own), whose name is then kept without a copy.
+    ///
+    /// ```
+    /// use xray_core::model::Metadata;
+    /// let mut m = Metadata::default();
+    /// assert!(m.insert_static("tracing", "n", serde_json::json!(1)));
+    /// assert!(!m.insert_static("AWS.internal", "n", serde_json::json!(1)));
+    /// assert_eq!(m.get("tracing", "n"), Some(&serde_json::json!(1)));
+    /// ```
+    pub fn insert_static(&mut self, namespace: &'static str, key: &str, value: Value) -> bool {
+        if namespace.starts_with(RESERVED_PREFIX) {
+            return false;
         }
+        match self.find(namespace) {
+            Some(map) => {
+                map.insert(key.to_owned(), value);
+            }
+            None => self.push(Cow::Borrowed(namespace), key, value),
+        }
+        true
+    }
+
+    fn insert_in(&mut self, namespace: &str, key: &str, value: Value) {
+        match self.find(namespace) {
+            Some(map) => {
+                map.insert(key.to_owned(), value);
+            }
+            None if namespace == DEFAULT_NAMESPACE => self.push(Cow::Borrowed(DEFAULT_NAMESPACE), key, value),
+            None => self.push(Cow::Owned(namespace.to_owned()), key, value),
+        }
+    }
+
+    fn find(&mut self, namespace: &str) -> Option<&mut Map<String, Value>> {
+        self.0.iter_mut().find(|(ns, _)| *ns == namespace).map(|(_, map)| map)
+    }
+
+    /// Adds a namespace with its first key.
+    fn push(&mut self, namespace: Cow<'static, str>, key: &str, value: Value) {
+        // Sized for its first key: with serde_json's `preserve_order` (an `IndexMap`), this
+        // spares the hash table a rehash on the first insert.
+        let mut map = Map::with_capacity(1);
+        map.insert(key.to_owned(), value);
+        if self.0.is_empty() {
+            // Most entities keep one namespace: no room for more until a second one comes.
+            self.0.reserve_exact(1);
+        }
+        self.0.push((namespace, map));
     }
 
     /// The value of `key` in `namespace`.
     pub fn get(&self, namespace: &str, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(ns, _)| ns == namespace).and_then(|(_, map)| map.get(key))
+        self.0.iter().find(|(ns, _)| *ns == namespace).and_then(|(_, map)| map.get(key))
     }
 
     /// Whether there is no metadata.
@@ -58,13 +100,13 @@ impl Metadata {
 
     /// The namespaces and their objects, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Map<String, Value>)> {
-        self.0.iter().map(|(ns, m)| (ns.as_str(), m))
+        self.0.iter().map(|(ns, m)| (ns.as_ref(), m))
     }
 
     /// The metadata as one JSON object, its maps moved rather than copied (the emitter cuts an
     /// oversized document's metadata in this form).
     pub(crate) fn into_value(self) -> Value {
-        Value::Object(self.0.into_iter().map(|(ns, map)| (ns, Value::Object(map))).collect())
+        Value::Object(self.0.into_iter().map(|(ns, map)| (ns.into_owned(), Value::Object(map))).collect())
     }
 
     pub(crate) fn estimated_size(&self) -> usize {
@@ -110,5 +152,14 @@ mod tests {
         assert!(!m.insert("AWS.internal", "x", json!(1)));
         assert_eq!(serde_json::to_value(&m).unwrap(), json!({"default": {"order": 4}, "debug": {"trace": "on"}}));
         assert_eq!(m.get("debug", "trace"), Some(&json!("on")));
+        // A namespace kept borrowed reads, compares and round-trips like an owned one.
+        assert!(m.insert_static("tracing", "n", json!(1)));
+        assert!(m.insert("tracing", "n", json!(2)));
+        assert!(!m.insert_static("AWS.x", "n", json!(1)));
+        let names: Vec<&str> = m.iter().map(|(ns, _)| ns).collect();
+        assert_eq!(names, ["default", "debug", "tracing"]);
+        let back: Metadata = serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();
+        assert_eq!(back.get("tracing", "n"), Some(&json!(2)));
+        assert_eq!(back.estimated_size(), m.estimated_size());
     }
 }
