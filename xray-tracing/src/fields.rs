@@ -139,20 +139,42 @@ impl FieldValue {
 /// (a field's `Debug` may itself record on the span's subsegment). For a new span they are
 /// written straight into its subsegment's document (`doc`), which nothing else can reach
 /// yet: metadata and flags go in as they are visited, with no list in between; only the
-/// rare annotations, exceptions and causes wait, since xray-core checks and logs those.
+/// rare annotations, exceptions and causes wait (boxed, so that the common span moves and
+/// returns nothing large), since xray-core checks and logs those.
 #[derive(Default)]
 pub(crate) struct Recorded<'d> {
     doc: Option<&'d mut SegmentDocument>,
     name: Option<String>,
-    annotations: Vec<(String, AnnotationValue)>,
     metadata: Vec<(&'static str, Value)>,
     fault: bool,
     error: bool,
     throttle: bool,
     namespace: Option<Namespace>,
+    rare: Option<Box<Rare>>,
+    with_metadata: bool,
+}
+
+/// What goes through the entity's checks rather than straight into the document.
+#[derive(Default)]
+struct Rare {
+    annotations: Vec<(String, AnnotationValue)>,
     exception: Option<Exception>,
     cause: Option<xray_core::Cause>,
-    with_metadata: bool,
+}
+
+impl Rare {
+    fn apply(self, entity: &Entity) {
+        let Self { annotations, exception, cause } = self;
+        for (key, value) in annotations {
+            entity.annotate(&key, value);
+        }
+        if let Some(cause) = cause {
+            entity.set_cause(cause);
+        }
+        if let Some(exception) = exception {
+            entity.add_exception(exception);
+        }
+    }
 }
 
 impl Recorded<'_> {
@@ -165,21 +187,20 @@ impl Recorded<'_> {
         if attrs.fields().is_empty() {
             return;
         }
-        let rest = entity.with_document(|d| {
+        let rare = entity.with_document(|d| {
             let mut fields = Recorded { doc: Some(d), with_metadata, ..Recorded::default() };
             attrs.record(&mut fields);
             fields.flush_direct()
         });
-        if let Some(Some(rest)) = rest {
-            rest.apply(entity, false);
+        if let Some(Some(rare)) = rare {
+            rare.apply(entity);
         }
     }
 
     /// Writes the name, flags and namespace into `doc`, and returns what is left to apply
     /// through the entity, if anything.
-    fn flush_direct(self) -> Option<Recorded<'static>> {
-        let Self { doc, name, annotations, fault, error, throttle, namespace, exception, cause, with_metadata, .. } =
-            self;
+    fn flush_direct(self) -> Option<Box<Rare>> {
+        let Self { doc, name, fault, error, throttle, namespace, rare, .. } = self;
         if let Some(d) = doc {
             if let Some(name) = &name {
                 d.name = sanitize_name(name).into_owned();
@@ -191,14 +212,17 @@ impl Recorded<'_> {
                 d.namespace = namespace;
             }
         }
-        let nothing_left = annotations.is_empty() && exception.is_none() && cause.is_none();
-        (!nothing_left).then(|| Recorded { annotations, exception, cause, with_metadata, ..Recorded::default() })
+        rare
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     fn push_metadata(&mut self, key: &'static str, value: Value) {
         match &mut self.doc {
             Some(d) => {
-                d.metadata.insert(METADATA_NAMESPACE, key, value);
+                d.metadata.insert_static(METADATA_NAMESPACE, key, value);
             }
             None => self.metadata.push((key, value)),
         }
@@ -208,7 +232,7 @@ impl Recorded<'_> {
         let name = field.name();
         if let Some(key) = name.strip_prefix(ANNOTATION_PREFIX) {
             let value = if is_secret(key) { AnnotationValue::String(REDACTED.into()) } else { value.into_annotation() };
-            self.annotations.push((key.to_owned(), value));
+            self.rare().annotations.push((key.to_owned(), value));
             return;
         }
         match name {
@@ -218,7 +242,7 @@ impl Recorded<'_> {
                 FieldValue::Bool(b) => self.fault |= b,
                 FieldValue::Str(message) => {
                     self.fault = true;
-                    self.exception = Some(Exception::new("error", message));
+                    self.rare().exception = Some(Exception::new("error", message));
                 }
                 _ => {}
             },
@@ -241,22 +265,16 @@ impl Recorded<'_> {
 
     /// Writes what was collected onto `entity` (a sampled subsegment).
     pub(crate) fn apply(self, entity: &Entity, rename: bool) {
-        let Self { name, annotations, metadata, fault, error, throttle, namespace, exception, cause, .. } = self;
-        for (key, value) in annotations {
-            entity.annotate(&key, value);
-        }
-        if let Some(cause) = cause {
-            entity.set_cause(cause);
-        }
-        if let Some(exception) = exception {
-            entity.add_exception(exception);
+        let Self { name, metadata, fault, error, throttle, namespace, rare, .. } = self;
+        if let Some(rare) = rare {
+            rare.apply(entity);
         }
         entity.with_document(|d| {
             if rename && let Some(name) = &name {
                 d.name = sanitize_name(name).into_owned();
             }
             for (key, value) in metadata {
-                d.metadata.insert(METADATA_NAMESPACE, key, value);
+                d.metadata.insert_static(METADATA_NAMESPACE, key, value);
             }
             d.fault |= fault;
             d.error |= error || throttle;
@@ -294,7 +312,7 @@ impl Visit for Recorded<'_> {
         if field.name() == "error" {
             // The error and its source chain, as Entity::record_error records them.
             self.fault = true;
-            self.cause = Some(xray_core::Cause::from_error(value, false));
+            self.rare().cause = Some(xray_core::Cause::from_error(value, false));
             return;
         }
         let text = if is_secret(field.name()) { REDACTED.to_owned() } else { bounded_str(&value.to_string()) };

@@ -25,13 +25,32 @@ pub const MAX_EVENT_EXCEPTIONS: u8 = 10;
 
 /// What a recorded span keeps in its extensions.
 struct SpanState {
-    /// The subsegment's entity (for an unsampled trace, the unsampled entity, so that the trace
-    /// id follows the span into spawned tasks for log correlation).
-    entity: Entity,
-    /// Ends the subsegment when the span closes; `None` for an unsampled trace.
-    owner: Option<Subsegment>,
+    recording: Recording,
     /// ERROR events recorded as exceptions so far.
     exceptions: u8,
+}
+
+/// A recorded span's entity.
+enum Recording {
+    /// The span's subsegment, which ends when the span closes (and the state is dropped).
+    Sampled(Subsegment),
+    /// The unsampled trace's entity, so that the trace id follows the span into spawned tasks
+    /// for log correlation.
+    Unsampled(Entity),
+}
+
+impl SpanState {
+    /// The subsegment's entity, or for an unsampled trace the unsampled entity.
+    fn entity(&self) -> &Entity {
+        match &self.recording {
+            Recording::Sampled(sub) => sub,
+            Recording::Unsampled(entity) => entity,
+        }
+    }
+
+    fn is_sampled(&self) -> bool {
+        matches!(self.recording, Recording::Sampled(_))
+    }
 }
 
 /// The `tracing_subscriber` layer that records spans as X-Ray subsegments; made by
@@ -124,7 +143,7 @@ impl XrayLayer {
             && let Some(span) = ctx.span(parent)
             && let Some(state) = span.extensions().get::<SpanState>()
         {
-            return state.entity.clone();
+            return state.entity().clone();
         }
         current_quiet()
     }
@@ -152,11 +171,10 @@ where
         let state = if parent.is_sampled() {
             // Named after the span; an `otel.name` field renames it while the fields are written.
             let sub = parent.begin_subsegment(meta.name());
-            let entity = sub.entity();
-            Recorded::new_span(attrs, &entity, self.fields_as_metadata);
-            SpanState { entity, owner: Some(sub), exceptions: 0 }
+            Recorded::new_span(attrs, &sub, self.fields_as_metadata);
+            SpanState { recording: Recording::Sampled(sub), exceptions: 0 }
         } else {
-            SpanState { entity: parent, owner: None, exceptions: 0 }
+            SpanState { recording: Recording::Unsampled(parent), exceptions: 0 }
         };
         let mut extensions = span.extensions_mut();
         // A second X-Ray layer in the same subscriber records nothing more (and `insert`
@@ -172,7 +190,7 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let Some(entity) = span.extensions().get::<SpanState>().filter(|s| s.owner.is_some()).map(|s| s.entity.clone())
+        let Some(entity) = span.extensions().get::<SpanState>().filter(|s| s.is_sampled()).map(|s| s.entity().clone())
         else {
             return;
         };
@@ -189,11 +207,11 @@ where
         for span in scope {
             let mut extensions = span.extensions_mut();
             let Some(state) = extensions.get_mut::<SpanState>() else { continue };
-            if state.owner.is_none() || state.exceptions >= MAX_EVENT_EXCEPTIONS {
+            if !state.is_sampled() || state.exceptions >= MAX_EVENT_EXCEPTIONS {
                 return;
             }
             state.exceptions += 1;
-            let entity = state.entity.clone();
+            let entity = state.entity().clone();
             drop(extensions);
             let mut message = EventMessage::default();
             event.record(&mut message);
@@ -213,7 +231,7 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let Some(entity) = span.extensions().get::<SpanState>().map(|s| s.entity.clone()) else { return };
+        let Some(entity) = span.extensions().get::<SpanState>().map(|s| s.entity().clone()) else { return };
         stack::enter(id, entity);
     }
 
@@ -232,7 +250,7 @@ where
         let state = span.extensions_mut().remove::<SpanState>();
         if let Some(state) = state {
             LIVE.fetch_sub(1, Ordering::Relaxed);
-            // Dropping the owner ends the subsegment (it moves into its parent's document).
+            // Dropping a sampled span's subsegment ends it (it moves into its parent's document).
             drop(state);
         }
     }
