@@ -116,22 +116,15 @@ impl Node {
         Arc::new(Self { id, link: TraceLink::Own(trace), parent: None, doc: Mutex::new(None) })
     }
 
-    /// A subsegment's node under `parent`. Its document is written into the node once the node
-    /// is allocated, rather than built first and then moved in (it is some 450 bytes).
+    /// A subsegment's node under `parent`.
     pub(crate) fn new_child(parent: &Arc<Self>, name: &str) -> Arc<Self> {
-        let id = EntityId::new();
-        let start = Timestamp::now();
-        let mut node = Arc::new(Self {
-            id,
+        let doc = SegmentDocument::new(name, EntityId::new(), Timestamp::now());
+        Arc::new(Self {
+            id: doc.id,
             link: TraceLink::Root(parent.trace_owner().clone()),
             parent: Some(parent.clone()),
-            doc: Mutex::new(None),
-        });
-        // Nothing else holds the new node yet, so `get_mut` always succeeds.
-        if let Some(node) = Arc::get_mut(&mut node) {
-            *node.doc.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(SegmentDocument::new(name, id, start));
-        }
-        node
+            doc: Mutex::new(Some(doc)),
+        })
     }
 
     /// The trace this node belongs to.
