@@ -10,10 +10,11 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::region::Region;
+use xray_core::Entity;
 use xray_core::integration::current_quiet;
 
 use crate::call::AwsCall;
-use crate::propagate::inject;
+use crate::propagate::{inject_w3c, inject_xray};
 
 /// Records every operation of an AWS SDK client as a subsegment of the current entity, and
 /// sends the trace header with each request. Add it to a service's config builder:
@@ -33,8 +34,11 @@ use crate::propagate::inject;
 /// - the `X-Amzn-Trace-Id` header (Parent = the subsegment) on each attempt, and `traceparent`
 ///   when the recorder's propagation says so, never over a header already set: SQS keeps it
 ///   as the message's `AWSTraceHeader`, and a Lambda function invoked continues the trace.
+///   SigV4 signs neither (it leaves `X-Amzn-Trace-Id` out by design; `traceparent` is added
+///   after signing), so they cost the signature nothing.
 ///
-/// Outside a trace it does nothing; in an unsampled one it only adds the `Sampled=0` header.
+/// Outside a trace it does nothing; in an unsampled one it only adds the headers (`Sampled=0`,
+/// `traceparent` flags `00`).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct XrayInterceptor {}
@@ -80,17 +84,19 @@ impl Intercept for XrayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // The current entity first: outside a trace and unsampled, no config-bag lookup.
-        let parent = current_quiet();
-        if parent.is_noop() {
-            return Ok(());
-        }
-        let headers = context.request_mut().headers_mut();
-        if !parent.is_sampled() {
-            inject(headers, &parent);
-        } else if let Some(call) = cfg.load::<AwsCall>().and_then(AwsCall::entity) {
-            inject(headers, call);
-        }
+        with_target(cfg, |entity| inject_xray(context.request_mut().headers_mut(), entity));
+        Ok(())
+    }
+
+    // After signing, which need not cover it (see `propagate`); once per attempt, as each
+    // attempt starts from the request as it was before the retry loop.
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        with_target(cfg, |entity| inject_w3c(context.request_mut().headers_mut(), entity));
         Ok(())
     }
 
@@ -125,5 +131,21 @@ fn with_call(cfg: &mut ConfigBag, f: impl FnOnce(&mut AwsCall, Option<u32>)) {
     let attempts = cfg.load::<RequestAttempts>().map(|a| a.attempts());
     if let Some(call) = cfg.get_mut_from_interceptor_state::<AwsCall>() {
         f(call, attempts);
+    }
+}
+
+/// Runs `f` on the entity an outgoing request names as its parent: the operation's
+/// subsegment in a sampled trace, the current (unsampled) entity otherwise; nothing outside
+/// a trace. The current entity is read first: outside a trace and unsampled, the config bag
+/// is not.
+fn with_target(cfg: &ConfigBag, f: impl FnOnce(&Entity)) {
+    let parent = current_quiet();
+    if parent.is_noop() {
+        return;
+    }
+    if !parent.is_sampled() {
+        f(&parent);
+    } else if let Some(call) = cfg.load::<AwsCall>().and_then(AwsCall::entity) {
+        f(call);
     }
 }

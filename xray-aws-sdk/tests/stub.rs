@@ -207,6 +207,11 @@ async fn lambda_invoke_records_the_function_and_its_error_and_passes_the_trace_o
     // W3C's header too (the default propagation), for the same trace and parent.
     let traceparent = sent.parts.headers["traceparent"].to_str().unwrap();
     assert!(traceparent.ends_with(&format!("-{}-01", s["id"].as_str().unwrap())), "{traceparent}");
+    // The request is signed, and neither trace header is part of the signature.
+    let authorization = sent.parts.headers["authorization"].to_str().unwrap();
+    let signed = authorization.split("SignedHeaders=").nth(1).and_then(|s| s.split(',').next()).unwrap();
+    assert!(signed.split(';').any(|h| h == "host"), "{authorization}");
+    assert!(!signed.split(';').any(|h| h == "traceparent" || h == "x-amzn-trace-id"), "{authorization}");
 }
 
 #[tokio::test]
