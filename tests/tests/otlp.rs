@@ -276,7 +276,9 @@ fn check_span(doc: &Value, trace: &str, parent: Option<&str>, segment: bool, spa
     for (key, value) in &annotations {
         assert_eq!(attr_json(a, key).as_ref(), Some(value), "{name}: annotation {key}");
     }
-    let keys: Vec<Value> = annotations.keys().map(|k| json!(k)).collect();
+    // Sorted on both sides: serde_json's map order depends on its `preserve_order` feature.
+    let mut keys: Vec<Value> = annotations.keys().map(|k| json!(k)).collect();
+    keys.sort_by_key(|v| v.as_str().unwrap_or_default().to_owned());
     if !keys.is_empty() {
         let mut got = attr_json(a, "aws.xray.annotations").unwrap().as_array().unwrap().clone();
         got.sort_by_key(|v| v.as_str().unwrap().to_owned());
