@@ -100,7 +100,8 @@ pub struct EmitterStats {
     pub dropped_send_error: u64,
     /// Datagrams a daemon on this host dropped because its receive buffer was full, read from
     /// its socket's counter in `/proc/net/udp` (Linux, loopback daemons only; it counts other
-    /// senders' datagrams to that daemon too). The emitter slows its pace when it grows.
+    /// senders' datagrams to that daemon too), read at most every 100 ms while sending, so
+    /// it may lag that much. The emitter slows its pace when it grows.
     pub dropped_receive_buffer: u64,
     /// Documents that could not be serialized.
     pub dropped_encode_error: u64,

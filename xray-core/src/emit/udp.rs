@@ -32,7 +32,7 @@ use super::gso::Planner;
 use super::handled::Handled;
 use super::health::Health;
 use super::pace::{DEFAULT_BUDGET, DEFAULT_INTERVAL, Pacer, charge};
-use super::receiver::{CHECK_EVERY, CHECK_SETTLED, ReceiverWatch};
+use super::receiver::ReceiverWatch;
 use super::{Counters, Emitter, EmitterStats};
 use crate::error::EmitterError;
 use crate::log::{log_event, log_limited};
@@ -112,7 +112,8 @@ impl UdpEmitterBuilder {
     /// datagrams. For a daemon on this host (loopback: a sidecar, `xray-local`) the emitter
     /// reads its socket's drop counter, counts the losses in
     /// [`EmitterStats::dropped_receive_buffer`](crate::EmitterStats::dropped_receive_buffer)
-    /// and halves its rate after each (down to 1/64, recovering after a second without);
+    /// and halves its rate after each growth (read at most every 100 ms; down to 1/64,
+    /// recovering after a second without);
     /// a remote daemon's losses cannot be seen. Lower the rate for a daemon that shares a
     /// starved CPU, raise it when its buffer is larger.
     #[must_use]
@@ -504,7 +505,7 @@ impl Worker {
             backoff = if taken.is_empty() { (backoff * 2).min(MAX_IDLE_BACKOFF) } else { 1 };
             if taken.is_empty() {
                 // The last look of a burst may have come too soon after the one before.
-                self.sender.watch_receiver(Duration::ZERO);
+                self.sender.watch_receiver();
             }
             if !taken.is_empty() {
                 for batch in taken.chunks(MAX_BATCH) {
@@ -571,7 +572,7 @@ impl Sender {
     fn send(&mut self, bufs: &[Vec<u8>]) {
         let Some(budget) = self.pacer.as_ref().map(Pacer::budget) else {
             self.send_now(bufs);
-            self.watch_receiver(CHECK_SETTLED);
+            self.watch_receiver();
             return;
         };
         let mut start = 0;
@@ -590,14 +591,14 @@ impl Sender {
             }
             self.send_now(&bufs[start..end]);
             start = end;
-            self.watch_receiver(if start < bufs.len() { CHECK_EVERY } else { CHECK_SETTLED });
+            self.watch_receiver();
         }
     }
 
-    /// Reads a loopback daemon's drop counter (unless it was read less than `gap` ago),
-    /// counts what it grew by, and paces to it.
-    fn watch_receiver(&mut self, gap: Duration) {
-        let Some(dropped) = self.watch.as_mut().and_then(|w| w.check(gap)) else { return };
+    /// Reads a loopback daemon's drop counter (when it is time to), counts what it grew by,
+    /// and paces to it.
+    fn watch_receiver(&mut self) {
+        let Some(dropped) = self.watch.as_mut().and_then(ReceiverWatch::check) else { return };
         let interval = self.pacer.as_mut().map(|p| p.adapt(dropped > 0));
         if dropped > 0 {
             self.shared.counters.dropped_receive_buffer.fetch_add(dropped, Ordering::Relaxed);
