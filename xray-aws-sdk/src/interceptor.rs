@@ -66,7 +66,7 @@ impl Intercept for XrayInterceptor {
     ) -> Result<(), BoxError> {
         let parent = current_quiet();
         // Outside a trace, unsampled, or already recording (the interceptor added twice).
-        if !parent.is_sampled() || cfg.load::<AwsCall>().is_some() {
+        if !parent.is_sampled() || cfg.get_mut_from_interceptor_state::<AwsCall>().is_some() {
             return Ok(());
         }
         let Some(metadata) = cfg.load::<Metadata>() else { return Ok(()) };
