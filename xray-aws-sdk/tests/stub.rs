@@ -310,3 +310,17 @@ async fn an_operation_dropped_before_its_end_is_still_recorded() {
     assert_eq!(s["cause"]["exceptions"][0]["type"], "RequestCancelled");
     assert!(s["end_time"].is_number());
 }
+
+#[tokio::test]
+async fn an_interceptor_added_twice_records_once() {
+    let server = dynamodb_stub(&[FOUND]).await;
+    let config = config!(aws_sdk_dynamodb, &server.url()).interceptor(xray_aws_sdk::XrayInterceptor::new()).build();
+    let (ok, doc) = get_item(&aws_sdk_dynamodb::Client::from_conf(config)).await;
+    assert!(ok);
+    let subsegments = doc["subsegments"].as_array().unwrap();
+    assert_eq!(subsegments.len(), 1, "{doc:#}");
+    let sent = &server.requests()[0];
+    assert_eq!(sent.parts.headers.get_all("x-amzn-trace-id").iter().count(), 1);
+    let expected = format!("Parent={};", subsegments[0]["id"].as_str().unwrap());
+    assert!(sent.parts.headers["x-amzn-trace-id"].to_str().unwrap().contains(&expected));
+}
