@@ -53,13 +53,16 @@
 //! `aws_config::load_defaults` returns holds no interceptors (and an HTTP-client wrapper on it
 //! would see requests without their service, operation or typed input):
 //!
-//! ```ignore
-//! let sdk_config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+//! ```no_run
+//! # fn clients(sdk_config: &aws_types::SdkConfig) {
+//! // `sdk_config`: `aws_config::load_defaults(BehaviorVersion::latest()).await`
 //! let dynamo = aws_sdk_dynamodb::Client::from_conf(
-//!     aws_sdk_dynamodb::config::Builder::from(&sdk_config).interceptor(xray_aws_sdk::XrayInterceptor::new()).build(),
+//!     aws_sdk_dynamodb::config::Builder::from(sdk_config).interceptor(xray_aws_sdk::XrayInterceptor::new()).build(),
 //! );
-//! // With the service's feature on, the same as:
-//! let sqs = aws_sdk_sqs::Client::from_conf(xray_aws_sdk::instrument(aws_sdk_sqs::config::Builder::from(&sdk_config)).build());
+//! // With the service's feature on (here `sqs`), the same as:
+//! # #[cfg(feature = "sqs")]
+//! let sqs = aws_sdk_sqs::Client::from_conf(xray_aws_sdk::instrument(aws_sdk_sqs::config::Builder::from(sdk_config)).build());
+//! # }
 //! ```
 //!
 //! ## What is recorded
