@@ -60,9 +60,10 @@ impl ReceiverWatch {
         let drops = read_drops(self.daemon);
         self.checked = Instant::now();
         self.gap = CHECK_EVERY.max((self.checked - start) * MAX_SHARE);
+        let drops = drops?;
         // A counter that went down belongs to a new socket (the daemon restarted).
-        let grown = drops?.saturating_sub(self.seen);
-        self.seen = drops?;
+        let grown = drops.saturating_sub(self.seen);
+        self.seen = drops;
         Some(grown)
     }
 }
@@ -91,7 +92,7 @@ fn drops_in_table(text: &str, daemon: SocketAddr) -> Option<u64> {
         if ip != daemon.ip() && !ip.is_unspecified() {
             continue;
         }
-        let Some(drops) = line.split_ascii_whitespace().last().and_then(|d| d.parse::<u64>().ok()) else { continue };
+        let Some(drops) = columns.last().and_then(|d| d.parse::<u64>().ok()) else { continue };
         *found.get_or_insert(0) += drops;
     }
     found

@@ -506,8 +506,7 @@ impl Worker {
             if taken.is_empty() {
                 // The last look of a burst may have come too soon after the one before.
                 self.sender.watch_receiver();
-            }
-            if !taken.is_empty() {
+            } else {
                 for batch in taken.chunks(MAX_BATCH) {
                     self.sender.send(batch);
                 }
@@ -570,11 +569,8 @@ fn wait_out_full(err: &std::io::Error, full_retries: &mut u32) -> bool {
 impl Sender {
     /// Sends every buffer, in slices the pacer lets through (each at most one budget).
     fn send(&mut self, bufs: &[Vec<u8>]) {
-        let Some(budget) = self.pacer.as_ref().map(Pacer::budget) else {
-            self.send_now(bufs);
-            self.watch_receiver();
-            return;
-        };
+        // Unpaced, the whole batch is one slice.
+        let budget = self.pacer.as_ref().map_or(u64::MAX, Pacer::budget);
         let mut start = 0;
         while start < bufs.len() {
             let (mut end, mut cost) = (start, 0);
