@@ -31,11 +31,10 @@ impl Metadata {
     /// Sets `key` in `namespace` to `value`, replacing an earlier value.
     /// Returns `false` (and stores nothing) for a namespace in the reserved `AWS.` space.
     pub fn insert(&mut self, namespace: &str, key: &str, value: Value) -> bool {
-        if namespace.starts_with(RESERVED_PREFIX) {
-            return false;
-        }
-        self.insert_in(namespace, key, value);
-        true
+        self.insert_in(namespace, key, value, || match namespace {
+            DEFAULT_NAMESPACE => Cow::Borrowed(DEFAULT_NAMESPACE),
+            _ => Cow::Owned(namespace.to_owned()),
+        })
     }
 
     /// Like [`insert`](Self::insert), for a namespace known at compile time (an integration's
@@ -49,6 +48,18 @@ impl Metadata {
     /// assert_eq!(m.get("tracing", "n"), Some(&serde_json::json!(1)));
     /// ```
     pub fn insert_static(&mut self, namespace: &'static str, key: &str, value: Value) -> bool {
+        self.insert_in(namespace, key, value, || Cow::Borrowed(namespace))
+    }
+
+    /// Both inserts: refuses the reserved `AWS.` space, else sets `key` in `namespace`; a
+    /// namespace not there yet is stored under `name()`.
+    fn insert_in(
+        &mut self,
+        namespace: &str,
+        key: &str,
+        value: Value,
+        name: impl FnOnce() -> Cow<'static, str>,
+    ) -> bool {
         if namespace.starts_with(RESERVED_PREFIX) {
             return false;
         }
@@ -56,19 +67,9 @@ impl Metadata {
             Some(map) => {
                 map.insert(key.to_owned(), value);
             }
-            None => self.push(Cow::Borrowed(namespace), key, value),
+            None => self.push(name(), key, value),
         }
         true
-    }
-
-    fn insert_in(&mut self, namespace: &str, key: &str, value: Value) {
-        match self.find(namespace) {
-            Some(map) => {
-                map.insert(key.to_owned(), value);
-            }
-            None if namespace == DEFAULT_NAMESPACE => self.push(Cow::Borrowed(DEFAULT_NAMESPACE), key, value),
-            None => self.push(Cow::Owned(namespace.to_owned()), key, value),
-        }
     }
 
     fn find(&mut self, namespace: &str) -> Option<&mut Map<String, Value>> {
