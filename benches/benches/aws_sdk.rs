@@ -98,13 +98,11 @@ impl Intercept for CarryHeaders {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let headers = context.request_mut().headers_mut();
-        if !headers.contains_key("x-amzn-trace-id") {
-            headers.insert(
-                "x-amzn-trace-id",
-                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-            );
-        }
+        put_absent(
+            context,
+            "x-amzn-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        );
         Ok(())
     }
 
@@ -114,11 +112,16 @@ impl Intercept for CarryHeaders {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let headers = context.request_mut().headers_mut();
-        if !headers.contains_key("traceparent") {
-            headers.insert("traceparent", "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01");
-        }
+        put_absent(context, "traceparent", "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01");
         Ok(())
+    }
+}
+
+/// Adds a fixed header unless the request has one, as `XrayInterceptor` does.
+fn put_absent(context: &mut BeforeTransmitInterceptorContextMut<'_>, name: &'static str, value: &'static str) {
+    let headers = context.request_mut().headers_mut();
+    if !headers.contains_key(name) {
+        headers.insert(name, value);
     }
 }
 
